@@ -1,0 +1,100 @@
+import { Errno, KernelError } from '../errno';
+import { PhysicalMemory } from './physmem';
+
+/**
+ * An ioremap()ed range: the only way kernel code touches device registers. Each accessor is one
+ * MMIO transaction on the host's physical address space (ioread32/iowrite32/memcpy_toio …).
+ */
+export class IoMem {
+  constructor(
+    private readonly mem: PhysicalMemory,
+    readonly phys: number,
+    readonly size: number,
+  ) {}
+
+  private check(off: number, len: number): number {
+    if (off < 0 || off + len > this.size) throw new KernelError(Errno.EFAULT, `MMIO access at +${off.toString(16)} beyond ioremap size ${this.size.toString(16)}`);
+    return this.phys + off;
+  }
+
+  ioread8(off: number): number {
+    return this.mem.read(this.check(off, 1), 1);
+  }
+  ioread16(off: number): number {
+    return this.mem.read(this.check(off, 2), 2);
+  }
+  ioread32(off: number): number {
+    return this.mem.read(this.check(off, 4), 4);
+  }
+  ioread64(off: number): bigint {
+    return this.mem.read64(this.check(off, 8));
+  }
+  iowrite8(v: number, off: number): void {
+    this.mem.write(this.check(off, 1), 1, v);
+  }
+  iowrite16(v: number, off: number): void {
+    this.mem.write(this.check(off, 2), 2, v);
+  }
+  iowrite32(v: number, off: number): void {
+    this.mem.write(this.check(off, 4), 4, v >>> 0);
+  }
+  iowrite64(v: bigint, off: number): void {
+    this.mem.write64(this.check(off, 8), v);
+  }
+  memcpyToio(off: number, data: Uint8Array): void {
+    this.mem.writeBytes(this.check(off, data.length), data);
+  }
+  memcpyFromio(off: number, length: number): Uint8Array {
+    return this.mem.readBytes(this.check(off, length), length);
+  }
+  memsetIo(off: number, byte: number, length: number): void {
+    this.mem.fill(this.check(off, length), length, byte);
+  }
+
+  /** A sub-range (e.g. one register block of a BAR). */
+  slice(off: number, size: number): IoMem {
+    return new IoMem(this.mem, this.check(off, size), size);
+  }
+}
+
+/** A kernel virtual mapping of RAM (kmalloc/dma_alloc_coherent's CPU address). */
+export class KernelBuffer {
+  constructor(
+    private readonly mem: PhysicalMemory,
+    readonly phys: number,
+    readonly size: number,
+  ) {}
+
+  read(off: number, length: number): Uint8Array {
+    this.bounds(off, length);
+    return this.mem.readBytes(this.phys + off, length);
+  }
+  write(off: number, data: Uint8Array): void {
+    this.bounds(off, data.length);
+    this.mem.writeBytes(this.phys + off, data);
+  }
+  read32(off: number): number {
+    this.bounds(off, 4);
+    return this.mem.read(this.phys + off, 4);
+  }
+  write32(off: number, v: number): void {
+    this.bounds(off, 4);
+    this.mem.write(this.phys + off, 4, v >>> 0);
+  }
+  read64(off: number): bigint {
+    this.bounds(off, 8);
+    return this.mem.read64(this.phys + off);
+  }
+  write64(off: number, v: bigint): void {
+    this.bounds(off, 8);
+    this.mem.write64(this.phys + off, v);
+  }
+  fill(off: number, length: number, byte: number): void {
+    this.bounds(off, length);
+    this.mem.fill(this.phys + off, length, byte);
+  }
+
+  private bounds(off: number, len: number): void {
+    if (off < 0 || off + len > this.size) throw new KernelError(Errno.EFAULT, `buffer access [${off}, +${len}) outside ${this.size} bytes`);
+  }
+}

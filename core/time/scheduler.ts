@@ -1,0 +1,225 @@
+import { Subject } from 'rxjs';
+import { Errno, KernelError } from '../errno';
+import { EventHeap, ScheduledEvent } from './event-heap';
+import { Nanoseconds, secs } from './units';
+
+/** One line of the world's trace: what happened, where, at which virtual time. */
+export interface TraceRecord {
+  time: Nanoseconds;
+  host: string;
+  kind: string;
+  detail: string;
+}
+
+export interface EventHandle {
+  readonly time: Nanoseconds;
+  cancel(): void;
+}
+
+/**
+ * A process-context flow (module init, probe, work item, a file write that blocks). It runs as an
+ * async function that may only wait through the scheduler's primitives (`block`), so the
+ * scheduler always knows whether any task still has code to run before the next event.
+ */
+export class Task<T = unknown> {
+  done = false;
+  result?: T;
+  error?: unknown;
+  private waiters: Array<() => void> = [];
+
+  constructor(readonly name: string) {}
+
+  /** @internal */
+  finish(result: T | undefined, error: unknown): void {
+    this.done = true;
+    this.result = result;
+    this.error = error;
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** @internal */
+  onDone(fn: () => void): void {
+    if (this.done) fn();
+    else this.waiters.push(fn);
+  }
+}
+
+/** How long a top-level call may run in virtual time before it is declared stuck. */
+export const DEFAULT_TASK_LIMIT: Nanoseconds = secs(3600);
+const MAX_SETTLE_SPINS = 100_000;
+
+/**
+ * The world's single virtual clock. Events run in (time, order of scheduling) order; nothing waits
+ * on wall-clock time. Tasks (process context) interleave with events deterministically: after every
+ * event the scheduler lets woken tasks run until each has parked again in a primitive or finished.
+ */
+export class Scheduler {
+  now: Nanoseconds = 0;
+  readonly trace$ = new Subject<TraceRecord>();
+  private heap = new EventHeap();
+  private seq = 0;
+  /** Tasks that have been started or woken and not yet parked or finished. */
+  private runnable = 0;
+  private looping = false;
+  private topLevel = new Set<Task<unknown>>();
+  private executed = 0;
+
+  /** Number of events run since the world started (for benchmarks and traces). */
+  get eventsExecuted(): number {
+    return this.executed;
+  }
+
+  get pendingEvents(): number {
+    return this.heap.size;
+  }
+
+  at(time: Nanoseconds, fn: () => void): EventHandle {
+    if (time < this.now) time = this.now;
+    const ev: ScheduledEvent = { time, seq: this.seq++, fn, cancelled: false };
+    this.heap.push(ev);
+    return { time, cancel: () => (ev.cancelled = true) };
+  }
+
+  after(delay: Nanoseconds, fn: () => void): EventHandle {
+    return this.at(this.now + Math.max(0, delay), fn);
+  }
+
+  /** Emit a trace record (cheap when nobody listens). */
+  trace(host: string, kind: string, detail: string | (() => string)): void {
+    if (!this.trace$.observed) return;
+    this.trace$.next({ time: this.now, host, kind, detail: typeof detail === 'function' ? detail() : detail });
+  }
+
+  get tracing(): boolean {
+    return this.trace$.observed;
+  }
+
+  /** Start a process-context task now; its code runs until its first wait, right away. */
+  spawn<T>(name: string, fn: () => Promise<T> | T): Task<T> {
+    const task = new Task<T>(name);
+    this.runnable++;
+    let p: Promise<T>;
+    try {
+      p = Promise.resolve(fn());
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    p.then(
+      (r) => {
+        this.runnable--;
+        task.finish(r, undefined);
+      },
+      (e) => {
+        this.runnable--;
+        task.finish(undefined, e);
+      },
+    );
+    return task;
+  }
+
+  /**
+   * Park the calling task until `register`'s wake function is called (from an event or another
+   * task). This is the only way process-context code may wait.
+   */
+  block<T = void>(register: (wake: (value: T) => void) => void): Promise<T> {
+    return new Promise<T>((resolve) => {
+      let woken = false;
+      this.runnable--;
+      register((value: T) => {
+        if (woken) return;
+        woken = true;
+        this.runnable++;
+        resolve(value);
+      });
+    });
+  }
+
+  /** Process context: sleep for `ns` of virtual time. */
+  sleep(ns: Nanoseconds): Promise<void> {
+    return this.block<void>((wake) => this.after(ns, () => wake()));
+  }
+
+  /** Process context: wait until another task finishes, then return its result or throw its error. */
+  async join<T>(task: Task<T>): Promise<T> {
+    if (!task.done) await this.block<void>((wake) => task.onDone(() => wake()));
+    if (task.error !== undefined) throw task.error;
+    return task.result as T;
+  }
+
+  /**
+   * Entry point for code outside the simulation (tests, CLI): run `fn` as a task and drive virtual
+   * time until it finishes. Several such calls may be pending at once; the first one drives.
+   */
+  async runTask<T>(name: string, fn: () => Promise<T> | T, limit: Nanoseconds = DEFAULT_TASK_LIMIT): Promise<T> {
+    const task = this.spawn(name, fn);
+    this.topLevel.add(task as Task<unknown>);
+    task.onDone(() => this.topLevel.delete(task as Task<unknown>));
+    if (!this.looping) {
+      const deadline = this.now + limit;
+      await this.loop(() => this.topLevel.size === 0, deadline);
+      if (!task.done) {
+        const stuck = [...this.topLevel].map((t) => t.name).join(', ');
+        this.topLevel.clear();
+        throw new KernelError(Errno.ETIMEDOUT, `task(s) still blocked after ${limit} ns of virtual time: ${stuck}`);
+      }
+    } else {
+      await new Promise<void>((resolve) => task.onDone(resolve));
+    }
+    if (task.error !== undefined) throw task.error;
+    return task.result as T;
+  }
+
+  /** Run every event up to and including virtual time `until`, then set the clock to it. */
+  async runUntil(until: Nanoseconds): Promise<void> {
+    if (this.looping) throw new Error('scheduler: runUntil called while the world is already running');
+    await this.loop(() => false, until);
+    if (this.now < until) this.now = until;
+  }
+
+  runFor(ns: Nanoseconds): Promise<void> {
+    return this.runUntil(this.now + ns);
+  }
+
+  /** Run until no event is left (never returns while a periodic timer is armed: use runUntil). */
+  async runUntilIdle(limit: Nanoseconds = DEFAULT_TASK_LIMIT): Promise<void> {
+    if (this.looping) throw new Error('scheduler: runUntilIdle called while the world is already running');
+    await this.loop(() => false, this.now + limit);
+  }
+
+  private async loop(stop: () => boolean, deadline: Nanoseconds): Promise<void> {
+    this.looping = true;
+    try {
+      for (;;) {
+        if (this.runnable > 0) await this.settle();
+        if (stop()) return;
+        const ev = this.heap.peek();
+        if (ev === undefined) {
+          if (this.topLevel.size > 0) {
+            const stuck = [...this.topLevel].map((t) => t.name).join(', ');
+            throw new KernelError(Errno.EINVAL, `deadlock: no event can wake task(s) ${stuck}`);
+          }
+          return;
+        }
+        if (ev.time > deadline) return;
+        this.heap.pop();
+        if (ev.cancelled) continue;
+        this.now = ev.time;
+        this.executed++;
+        ev.fn();
+      }
+    } finally {
+      this.looping = false;
+    }
+  }
+
+  /** Let woken tasks run (microtasks) until every one has parked or finished. */
+  private async settle(): Promise<void> {
+    let spins = 0;
+    while (this.runnable > 0) {
+      await undefined;
+      if (++spins > MAX_SETTLE_SPINS) {
+        throw new Error('scheduler: a task is waiting on something other than a kernel primitive');
+      }
+    }
+  }
+}
