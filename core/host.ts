@@ -50,11 +50,13 @@ export class Host {
       k.printk.info(`smpboot: Allowing ${cfg.cpus} CPUs, 0 hotplug CPUs`);
       k.printk.info(`Memory: ${Math.floor(cfg.ramBytes / 1024)}K available`);
       await k.pci.scan();
+      // As in Linux, final fixups (which may add DMA aliases) run before the IOMMU attaches the
+      // devices (pci_iommu_init comes after pci_bus_add_devices); no driver is loaded yet.
+      await k.pci.addDevices();
       if (k.iommu) {
         if (k.irqRemapping) k.iommu.enableInterruptRemapping();
         k.iommu.enableTranslation();
       } else k.printk.info('DMAR: IOMMU disabled');
-      await k.pci.addDevices();
       k.printk.info('Run /sbin/init as init process');
     });
     this.booted = true;

@@ -38,6 +38,7 @@ export class IrqCore {
   readonly irq$ = new Subject<IrqEvent>();
   private nextIrq = FIRST_DYNAMIC_IRQ;
   private freeIrqs: number[] = [];
+  private threadRunning = new WeakSet<IrqAction>();
 
   constructor(
     private readonly sched: Scheduler,
@@ -151,10 +152,19 @@ export class IrqCore {
   private wakeThread(desc: IrqDesc, action: IrqAction): void {
     if (action.threadPending) return;
     action.threadPending = true;
+    // One irq thread per action: a wake-up while it runs makes it run once more, never twice at once.
+    if (this.threadRunning.has(action)) return;
+    this.threadRunning.add(action);
     const fn = action.threadFn!;
     this.sched.spawn(`irq/${desc.irq}-${action.name}`, async () => {
-      action.threadPending = false;
-      await fn(desc.irq, action.devId);
+      try {
+        while (action.threadPending) {
+          action.threadPending = false;
+          await fn(desc.irq, action.devId);
+        }
+      } finally {
+        this.threadRunning.delete(action);
+      }
     });
   }
 

@@ -261,8 +261,6 @@ export class PciCore {
       },
       remove: async (dev: PciDev) => {
         await drv.remove?.(dev);
-        // The PCI core undoes what a driver forgot: vectors and the enable count.
-        if (dev.msiEnabled || dev.msixEnabled) this.printk.warn(`${drv.name} ${dev.name}: driver left MSI vectors allocated`);
       },
     };
     this.drivers.set(drv.name, wrapped);

@@ -118,8 +118,9 @@ export class RootComplex implements PciUpstream {
       this.stats.blocked++;
       return;
     }
-    const delay = this.timing.interruptDeliveryNs;
-    this.sched.after(delay, () => this.apics.deliver(target.dest, target.vector));
+    // Capture the decoded destination now (not the object), as the message was when accepted.
+    const { dest, vector } = target;
+    this.sched.after(this.timing.interruptDeliveryNs, () => this.apics.deliver(dest, vector));
   }
 }
 

@@ -70,6 +70,8 @@ export class Workqueue {
     if (work instanceof DelayedWork) work.timer?.del();
     const i = this.queue.indexOf(work);
     if (i >= 0) this.queue.splice(i, 1);
+    // A flush waiting only for this item has nothing left to wait for.
+    if (this.queue.length === 0 && this.active === 0) for (const d of this.drained.splice(0)) d();
     return true;
   }
 
