@@ -16,7 +16,7 @@ export interface HostConfig {
   intremapNoSid: boolean;
   /**
    * Kernel command line (the parts ntbsim reads): e.g. "intel_iommu=on",
-   * "pci=noquirk:switchtec_alias" to switch a named quirk off.
+   * "ntbsim.noquirk=<fixup name>[,…]" to switch named PCI fixups off.
    */
   cmdline: string[];
   /** Physical RAM size in bytes (sparse: only touched pages cost memory). */

@@ -81,6 +81,15 @@ export class IntelIommu {
 
   /** Attach a device (and every alias ID it may use) to its group's domain. */
   attach(dev: PciDev): IommuDomain {
+    const existing = this.domains.get(dev);
+    if (existing) {
+      // Re-attaching refreshes context entries for aliases added since (same group, same domain).
+      this.pci.forEachDmaAlias(dev, (_owner, alias) => {
+        this.unit.context.set(alias, existing.tables);
+        return 0;
+      });
+      return existing;
+    }
     let domain = [...this.domains.entries()].find(([other]) => this.pci.devsAreDmaAliases(other, dev))?.[1];
     if (!domain) {
       domain = new IommuDomain(new DomainTables(this.nextDomainId++));

@@ -15,11 +15,8 @@ import { Device } from '../../core/base/device';
 import { Errno } from '../../core/errno';
 import { PciDev } from '../../core/pci/pci-dev';
 
-/**
- * ENOTCONN (107), which ntb_mw_get_align returns while the link to the peer is down.
- * core/errno.ts does not list it yet; the value is Linux's.
- */
-export const ENOTCONN = 107 as Errno;
+/** ntb_mw_get_align's errno while the link to the peer is down. */
+export const ENOTCONN = Errno.ENOTCONN;
 
 export enum NtbTopo {
   NONE = -1,

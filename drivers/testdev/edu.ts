@@ -91,11 +91,12 @@ function createDebugfs(k: Kernel, ctx: EduCtx): void {
       ctx.regs.iowrite32(v, EDU.IRQ_RAISE_VECTOR);
     },
   });
-  // "dma_to_ram ADDR": copy the device buffer to the coherent buffer's bus address + ADDR offset.
+  // dma_buf: the first bytes of the coherent buffer the DMA engine targets by default.
   k.debugfs.createFile(`${dir}/dma_buf`, 0o600, {
     show: () => ctx.dmaBuf.cpu.read(0, 16),
     write: (data) => ctx.dmaBuf.cpu.write(0, data.subarray(0, EDU.DMA_BUF_SIZE)),
   });
+  // dma: "to_ram [BUSADDR]" / "from_ram [BUSADDR]" moves the device buffer (default: the coherent buffer).
   k.debugfs.createFile(`${dir}/dma`, 0o200, {
     write: async (data) => {
       const [dir, addrText] = new TextDecoder().decode(data).trim().split(/\s+/);
