@@ -9,7 +9,7 @@ import { ModuleDecl } from '../../core/module/module';
 import { param } from '../../core/module/params';
 import { PciDev } from '../../core/pci/pci-dev';
 import { PCI_IRQ_MSI, PCI_IRQ_MSIX, PCI_IRQ_VIRTUAL } from '../../core/pci/msi';
-import { EDU } from './silicon/edu';
+import { EDU } from './edu-regs';
 
 const params = {
   nvec: param.uint(4, 0o444, 'Number of interrupt vectors to request'),
