@@ -56,6 +56,7 @@ import {
   unregisterNtbDev,
 } from '../../../drivers/ntb';
 import { FakeHwOptions, FakeNtbHw, eduDevices, fakeHwPlugin, fakeNtbHwModule } from './fake-ntb-hw';
+import { expectErrno } from '../../helpers/world';
 
 /** A client that records what the core does to it and installs a recording context on probe. */
 class RecordingClient implements NtbClient {
@@ -105,17 +106,6 @@ async function boot(opts: { edus?: number; hw?: FakeHwOptions; clients?: Record<
   return { world, k: host.kernel, hws, run: (fn) => host.run('test', fn) };
 }
 
-async function expectErrno(what: Promise<unknown> | (() => unknown), errno: number): Promise<void> {
-  let caught: unknown;
-  try {
-    if (typeof what === 'function') await what();
-    else await what;
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, `expected errno ${errno}`).to.be.instanceOf(KernelError);
-  expect((caught as KernelError).errno).to.equal(errno);
-}
 
 describe('drivers/ntb core: bus, devices and clients', () => {
   it('lists a registered NTB device under /sys/bus/ntb/devices by its PCI name, child of the PCI device', async () => {
