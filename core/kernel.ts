@@ -177,6 +177,24 @@ export class Kernel implements KernelParts {
     return this.modules.rmmod(this, name);
   }
 
+  /**
+   * request_module_nowait: modprobe `name` from a work item, so the caller (typically a probe)
+   * does not wait for it. A module already loaded is left alone; a failure is logged as kmod
+   * would see it, never thrown at the caller.
+   */
+  requestModuleNowait(name: string, args: string[] = []): void {
+    const work = this.work(`request_module ${name}`, async () => {
+      if (this.modules.isLoaded(name)) return;
+      try {
+        await this.modprobe(name, args);
+      } catch (e) {
+        if (!(e instanceof KernelError)) throw e;
+        this.printk.warn(`request_module: modprobe ${name} failed: -${e.errno}`);
+      }
+    });
+    this.scheduleWork(work);
+  }
+
   /** EXPORT_SYMBOL state of a loaded module (what a dependent module links against). */
   symbolsOf<S>(name: string): S {
     const mod = this.modules.get(name);

@@ -368,14 +368,15 @@ export function ntbMwGetAlign(ntb: NtbDev, pidx: number, widx: number): NtbMwAli
   return ntb.ops.mwGetAlign(ntb, pidx, widx);
 }
 
-/** ntb_mw_set_trans: a silent no-op on hardware without the op. */
-export function ntbMwSetTrans(ntb: NtbDev, pidx: number, widx: number, addr: number, size: number): void {
-  ntb.ops.mwSetTrans?.(ntb, pidx, widx, addr, size);
+/** ntb_mw_set_trans: a silent no-op on hardware without the op. May sleep (process context). */
+export async function ntbMwSetTrans(ntb: NtbDev, pidx: number, widx: number, addr: number, size: number): Promise<void> {
+  await ntb.ops.mwSetTrans?.(ntb, pidx, widx, addr, size);
 }
 
-export function ntbMwClearTrans(ntb: NtbDev, pidx: number, widx: number): void {
-  if (ntb.ops.mwClearTrans) ntb.ops.mwClearTrans(ntb, pidx, widx);
-  else ntbMwSetTrans(ntb, pidx, widx, 0, 0);
+/** ntb_mw_clear_trans: falls back to set_trans(…, 0, 0) as Linux does. May sleep. */
+export async function ntbMwClearTrans(ntb: NtbDev, pidx: number, widx: number): Promise<void> {
+  if (ntb.ops.mwClearTrans) await ntb.ops.mwClearTrans(ntb, pidx, widx);
+  else await ntbMwSetTrans(ntb, pidx, widx, 0, 0);
 }
 
 export function ntbPeerMwCount(ntb: NtbDev): number {
@@ -386,14 +387,14 @@ export function ntbPeerMwGetAddr(ntb: NtbDev, widx: number): NtbPeerMwAddr {
   return ntb.ops.peerMwGetAddr(ntb, widx);
 }
 
-/** ntb_peer_mw_set_trans: a silent no-op on hardware without the op. */
-export function ntbPeerMwSetTrans(ntb: NtbDev, pidx: number, widx: number, addr: number, size: number): void {
-  ntb.ops.peerMwSetTrans?.(ntb, pidx, widx, addr, size);
+/** ntb_peer_mw_set_trans: a silent no-op on hardware without the op. May sleep. */
+export async function ntbPeerMwSetTrans(ntb: NtbDev, pidx: number, widx: number, addr: number, size: number): Promise<void> {
+  await ntb.ops.peerMwSetTrans?.(ntb, pidx, widx, addr, size);
 }
 
-export function ntbPeerMwClearTrans(ntb: NtbDev, pidx: number, widx: number): void {
-  if (ntb.ops.peerMwClearTrans) ntb.ops.peerMwClearTrans(ntb, pidx, widx);
-  else ntbPeerMwSetTrans(ntb, pidx, widx, 0, 0);
+export async function ntbPeerMwClearTrans(ntb: NtbDev, pidx: number, widx: number): Promise<void> {
+  if (ntb.ops.peerMwClearTrans) await ntb.ops.peerMwClearTrans(ntb, pidx, widx);
+  else await ntbPeerMwSetTrans(ntb, pidx, widx, 0, 0);
 }
 
 // ---- wrappers: doorbells -----------------------------------------------------------------------

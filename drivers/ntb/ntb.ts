@@ -133,15 +133,15 @@ export interface NtbDevOps {
   linkEnable(ntb: NtbDev, maxSpeed: NtbSpeed, maxWidth: NtbWidth): void;
   linkDisable(ntb: NtbDev): void;
 
-  // memory windows
+  // memory windows (translation setup may sleep: real hardware polls a firmware handshake)
   mwCount(ntb: NtbDev, pidx: number): number;
   mwGetAlign(ntb: NtbDev, pidx: number, widx: number): NtbMwAlign;
-  mwSetTrans?(ntb: NtbDev, pidx: number, widx: number, addr: number, size: number): void;
-  mwClearTrans?(ntb: NtbDev, pidx: number, widx: number): void;
+  mwSetTrans?(ntb: NtbDev, pidx: number, widx: number, addr: number, size: number): void | Promise<void>;
+  mwClearTrans?(ntb: NtbDev, pidx: number, widx: number): void | Promise<void>;
   peerMwCount(ntb: NtbDev): number;
   peerMwGetAddr(ntb: NtbDev, widx: number): NtbPeerMwAddr;
-  peerMwSetTrans?(ntb: NtbDev, pidx: number, widx: number, addr: number, size: number): void;
-  peerMwClearTrans?(ntb: NtbDev, pidx: number, widx: number): void;
+  peerMwSetTrans?(ntb: NtbDev, pidx: number, widx: number, addr: number, size: number): void | Promise<void>;
+  peerMwClearTrans?(ntb: NtbDev, pidx: number, widx: number): void | Promise<void>;
 
   // doorbells
   dbIsUnsafe?(ntb: NtbDev): boolean;

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { HostConfig } from '../../core/host-config';
 import type { TopologySpec } from '../../core/world';
+import { parseSwitchtecTopologyName, switchtecTopology } from '../../drivers/switchtec/topology';
 import { CliError, GlobalOptions, intArg } from './common';
 
 export const MAX_HOSTS = 256;
@@ -20,7 +21,7 @@ export interface TopologyOptions {
 export function addTopologyOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--hosts <n>', 'number of hosts (host0, host1, …)').argParser(intArg(1, MAX_HOSTS)).default(2))
-    .option('--topology <file>', 'read the topology (a TopologySpec) from a JSON file instead of --hosts')
+    .option('--topology <name|file>', 'switchtec (2 hosts on one Switchtec switch), switchtec:N, or a topology JSON file (a TopologySpec)')
     .addOption(new Option('--cpus <n>', 'CPUs per host').argParser(intArg(1, 64)))
     .addOption(new Option('--iommu <state>', 'DMA remapping (intel_iommu=on|off)').choices(['on', 'off']))
     .option('--no-intremap', 'boot with interrupt remapping off (intremap=off)')
@@ -40,7 +41,9 @@ export function topologyFromOptions(opts: TopologyOptions, globals: GlobalOption
   let spec: TopologySpec;
   if (opts.topology !== undefined) {
     if (cmd.getOptionValueSource('hosts') === 'cli') throw new CliError('--hosts and --topology cannot be used together');
-    spec = readTopology(opts.topology);
+    const named = parseSwitchtecTopologyName(opts.topology);
+    if (named && (named.partitions! < 1 || named.partitions! > 48)) throw new CliError(`${opts.topology}: a Switchtec switch has 1 to 48 partitions`);
+    spec = named ? switchtecTopology(named) : readTopology(opts.topology);
   } else {
     spec = {
       hosts: Array.from({ length: opts.hosts }, (_, i) => ({ name: `host${i}` })),

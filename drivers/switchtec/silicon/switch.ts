@@ -6,7 +6,8 @@ import { MsixTable } from '../../../core/pci/hw/msix-table';
 import * as R from '../../../core/pci/hw/regs';
 import { Scheduler } from '../../../core/time/scheduler';
 import { msecs, Nanoseconds } from '../../../core/time/units';
-import * as G from './gas';
+import * as G from '../switchtec-regs';
+import { NTB_CFG_ERR } from './cfg-errors';
 
 export interface WindowBarConfig {
   /** BAR index (2 or 4; 64-bit prefetchable, so index+1 is the upper half). */
@@ -380,7 +381,7 @@ export class SwitchtecSwitch {
   }
 
   private validate(p: number, img: CtrlImage): { bar: number; lut: number; reqId: number } {
-    const E = G.NTB_CFG_ERR;
+    const E = NTB_CFG_ERR;
     let bar = 0;
     let lut = 0;
     const n = this.options.partitions;

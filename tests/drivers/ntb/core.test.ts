@@ -387,9 +387,9 @@ describe('drivers/ntb core: wrappers of optional ops', () => {
 
   it('clears an inbound translation through mw_set_trans(0, 0) when mw_clear_trans is missing, and ignores a missing peer_mw_set_trans', async () => {
     const { hw, ntb } = await device();
-    ntbMwClearTrans(ntb, 0, 1);
+    await ntbMwClearTrans(ntb, 0, 1);
     expect(hw.inTrans.get('0/1')).to.deep.equal({ addr: 0, size: 0 });
-    expect(() => ntbPeerMwSetTrans(ntb, 0, 0, 0x1000, 0x1000)).to.not.throw();
+    await ntbPeerMwSetTrans(ntb, 0, 0, 0x1000, 0x1000);
   });
 
   it('uses the hardware spad and message ops when present', async () => {

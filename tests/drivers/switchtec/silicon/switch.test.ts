@@ -7,7 +7,8 @@ import { IrqReturn } from '../../../../core/irq/irqdesc';
 import { NtbsimPlugin } from '../../../../core/plugin';
 import type { PciFixup } from '../../../../core/pci/pci-core';
 import { World } from '../../../../core/world';
-import * as G from '../../../../drivers/switchtec/silicon/gas';
+import * as G from '../../../../drivers/switchtec/switchtec-regs';
+import { NTB_CFG_ERR } from '../../../../drivers/switchtec/silicon/cfg-errors';
 import { switchtecHardware } from '../../../../drivers/switchtec/silicon/factory';
 
 const plugin: NtbsimPlugin = { name: 'switchtec-silicon-test', hardware: { switchtec: switchtecHardware } };
@@ -286,7 +287,7 @@ describe('switchtec silicon', function () {
       const buf = k.dma.allocCoherent(dev, 0x20000);
       const addr = buf.dmaAddr - (buf.dmaAddr % 0x10000) + 0x1000; // 4 KiB but not 64 KiB aligned
       expect(await setTrans(k, gas, 0, 1, addr, 0x10000, -1)).to.equal(G.NTB_CTRL_PART_STATUS_LOCKED);
-      expect(gas.ioread32(ctrl(0, G.CTRL_BAR_ERROR))).to.equal(G.NTB_CFG_ERR.XLATE_ALIGN);
+      expect(gas.ioread32(ctrl(0, G.CTRL_BAR_ERROR))).to.equal(NTB_CFG_ERR.XLATE_ALIGN);
       // Driver cleanup: clear the direct window, CFG again.
       const base = ctrl(0, BAR2_CTL);
       gas.iowrite32(gas.ioread32(base) & ~G.NTB_CTRL_BAR_DIR_WIN_EN, base);
@@ -296,7 +297,7 @@ describe('switchtec silicon', function () {
       expect(gas.ioread32(ctrl(0, G.CTRL_BAR_ERROR))).to.equal(0);
       // Window larger than the BAR room: refused.
       expect(await setTrans(k, gas, 0, 1, 0, 16 << 20, -1)).to.equal(G.NTB_CTRL_PART_STATUS_LOCKED);
-      expect(gas.ioread32(ctrl(0, G.CTRL_BAR_ERROR))).to.equal(G.NTB_CFG_ERR.WIN_SIZE);
+      expect(gas.ioread32(ctrl(0, G.CTRL_BAR_ERROR))).to.equal(NTB_CFG_ERR.WIN_SIZE);
       gas.iowrite32(G.NTB_CTRL_PART_OP_RESET, ctrl(0, G.CTRL_PARTITION_OP));
       await k.msleep(50);
       expect(gas.ioread32(ctrl(0, G.CTRL_PARTITION_STATUS))).to.equal(G.NTB_CTRL_PART_STATUS_NORMAL);
@@ -327,7 +328,7 @@ describe('switchtec silicon', function () {
       gas.iowrite64(1n << 32n, dbmsg(0, G.DBMSG_ODB)); // doorbell 0 of B → enabled
       gas.iowrite64(1n << 33n, dbmsg(0, G.DBMSG_ODB)); // doorbell 1 of B → pending, masked
       gas.iowrite64(1n, dbmsg(0, G.DBMSG_ODB)); // outside odb_mask → dropped
-      gas.iowrite32(G.MSG_LINK_UP, dbmsg(0, G.DBMSG_OMSG));
+      gas.iowrite32(1 /* MSG_LINK_UP */, dbmsg(0, G.DBMSG_OMSG));
       await k.msleep(1);
     });
     await b.run('check', async (k) => {
@@ -337,7 +338,7 @@ describe('switchtec silicon', function () {
       expect(counts.msg).to.equal(1);
       expect(gas.ioread64(dbmsg(1, G.DBMSG_IDB))).to.equal((3n << 32n) | (1n << 60n));
       const m = gas.ioread64(dbmsg(1, G.DBMSG_IMSG));
-      expect(Number(m & 0xffffffffn)).to.equal(G.MSG_LINK_UP);
+      expect(Number(m & 0xffffffffn)).to.equal(1 /* MSG_LINK_UP */);
       expect(m & G.NTB_DBMSG_IMSG_STATUS).to.equal(G.NTB_DBMSG_IMSG_STATUS);
       expect(Number((m >> 48n) & 0xffn)).to.equal(0); // src partition 0
       // Message ISR: clear the status byte; idb bit 60 drops with it. db_clear: W1C.

@@ -1,7 +1,9 @@
 /**
- * Switchtec Global Address Space (GAS, BAR0 of every Switchtec function): register offsets and
- * constants, as include/linux/switchtec.h lays them out (gen3). Offsets are bytes from the start
- * of the GAS unless a name says "within …". Source of truth: /work/shared/spec/hw-switchtec.md §2–§9.
+ * The Switchtec "datasheet": Global Address Space (GAS, BAR0 of every Switchtec function)
+ * register offsets and bit definitions, as include/linux/switchtec.h lays them out (gen3).
+ * Shared by the silicon model and the drivers, which know each other only through it.
+ * Offsets are bytes from the start of the GAS unless a name says "within …".
+ * Source of truth: /work/shared/spec/hw-switchtec.md §2–§9.
  */
 
 export const SWITCHTEC_VENDOR_ID = 0x11f8;
@@ -201,26 +203,6 @@ export const LUT_SIZE = 0x10000; // the driver always uses 64 KiB LUT windows
 /** Partition field in the low bits of xlate_addr (§5.2, §5.4). */
 export const XLATE_PART_MASK = 0xfff;
 
-/**
- * Error codes the model writes to bar_error / lut_error / req_id_error after a failed CFG. The
- * real firmware codes are not known (§13); these are ntbsim's.
- */
-export const NTB_CFG_ERR = {
-  NONE: 0,
-  /** DIR_WIN_EN or LUT_WIN_EN on a BAR that is not a VALID window BAR. */
-  BAR_NOT_VALID: 0x1,
-  /** Window size < 4 KiB, not 4 KiB granular, or larger than the BAR room left after the LUTs. */
-  WIN_SIZE: 0x2,
-  /** Translation address not aligned to the window size (2^floor(log2 size)). */
-  XLATE_ALIGN: 0x3,
-  /** Target partition does not exist / has no NT endpoint. */
-  PARTITION: 0x4,
-  /** LUT geometry (count/size) does not fit the BAR or the partition's LUT entries. */
-  LUT_GEOMETRY: 0x5,
-  /** An enabled LUT entry with an address not aligned to the LUT window size. */
-  LUT_ALIGN: 0x6,
-} as const;
-
 // ---- NTB DBMSG[p] (§9), within ntbDbmsgBase(p) ------------------------------------------------------
 export const DBMSG_ODB = 0x1000; // u64
 export const DBMSG_ODB_MASK = 0x1008; // u64
@@ -241,25 +223,3 @@ export const DBMSG_DB_BITS_MASK = 0x0fffffffffffffffn;
 /** imsg as a u64 (§9): STATUS = bit 32, MASK = bit 40. */
 export const NTB_DBMSG_IMSG_STATUS = 1n << 32n;
 export const NTB_DBMSG_IMSG_MASK = 1n << 40n;
-
-// ---- Linux shared-memory window (§7.3), kept by the driver in host RAM behind LUT 0 -----------------
-/** Not hardware: the layout both NTB drivers must agree on (mainline, MAX_MWS 256). */
-export const SHARED_MW = {
-  MAGIC: 0x45cc0001,
-  OFF_MAGIC: 0x000,
-  OFF_LINK_STA: 0x004,
-  OFF_PARTITION_ID: 0x008,
-  OFF_MW_SIZES: 0x010,
-  MAX_MWS: 256,
-  OFF_SPAD: 0x810,
-  SPAD_COUNT: 128,
-  END: 0xa10,
-  /** Reserved LUT entry holding the shared window (LUT 0). */
-  RSVD_LUT: 0,
-} as const;
-
-/** Link messages in message register 0 (§7.4). */
-export const MSG_LINK_UP = 1;
-export const MSG_LINK_DOWN = 2;
-export const MSG_CHECK_LINK = 3;
-export const MSG_LINK_FORCE_DOWN = 4;
