@@ -1,5 +1,5 @@
 import { Errno, KernelError } from '../errno';
-import { FROM_USER_MAX, fromUser, kstrtobool, kstrtoull } from '../lib/kstrtox';
+import { FROM_USER_MAX, fromUser, kstrtobool, kstrtoull, SIMPLE_ATTR_WRITE_MAX } from '../lib/kstrtox';
 import { FileOps, PseudoFs } from './pseudofs';
 
 export const DEBUGFS_ROOT = '/sys/kernel/debug';
@@ -31,7 +31,7 @@ export class Debugfs {
   createAttribute(rel: string, mode: number, get?: () => bigint | number, set?: (v: bigint) => void, format: 'dec' | 'hex' = 'dec'): void {
     this.createFile(rel, mode, {
       show: get ? () => `${format === 'hex' ? '0x' + BigInt(get()).toString(16) : String(get())}\n` : undefined,
-      write: set ? (data) => set(kstrtoull(fromUser(data, FROM_USER_MAX.u64))) : undefined,
+      write: set ? (data) => set(kstrtoull(fromUser(data, SIMPLE_ATTR_WRITE_MAX))) : undefined,
       noReadErrno: Errno.EACCES,
       noWriteErrno: Errno.EACCES,
     });

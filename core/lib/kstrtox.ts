@@ -6,9 +6,12 @@ import { Errno, KernelError } from '../errno';
  * range → ERANGE. Values are bigint so u64 is exact.
  */
 export function kstrtoull(text: string, base = 0): bigint {
-  let s = text.endsWith('\n') ? text.slice(0, -1) : text;
-  if (s.startsWith('+')) s = s.slice(1);
-  return parseUnsigned(s, base);
+  return parseUnsigned(withoutNewline(text.startsWith('+') ? text.slice(1) : text), base);
+}
+
+/** The one trailing newline the parsers allow. */
+function withoutNewline(text: string): string {
+  return text.endsWith('\n') ? text.slice(0, -1) : text;
 }
 
 function parseUnsigned(s: string, base: number): bigint {
@@ -35,13 +38,12 @@ function parseUnsigned(s: string, base: number): bigint {
 }
 
 export function kstrtoll(text: string, base = 0): bigint {
-  const s = text.endsWith('\n') ? text.slice(0, -1) : text;
-  if (s.startsWith('-')) {
-    const v = parseUnsigned(s.slice(1), base);
+  if (text.startsWith('-')) {
+    const v = parseUnsigned(withoutNewline(text.slice(1)), base);
     if (v > 1n << 63n) throw new KernelError(Errno.ERANGE, 'underflow');
     return -v;
   }
-  const v = kstrtoull(s, base);
+  const v = kstrtoull(text, base);
   if (v > S64_MAX) throw new KernelError(Errno.ERANGE, 'overflow');
   return v;
 }
@@ -95,6 +97,9 @@ export function fromUser(data: Uint8Array | string, maxLen: number): string {
 }
 
 export const FROM_USER_MAX = { u8: 10, u16: 18, u32: 34, u64: 66, bool: 3 } as const;
+
+/** simple_attr_write (debugfs/sysfs simple attributes) copies at most 23 bytes into its buffer. */
+export const SIMPLE_ATTR_WRITE_MAX = 23;
 
 function isHex(ch: string | undefined): boolean {
   return ch !== undefined && /[0-9a-fA-F]/.test(ch);

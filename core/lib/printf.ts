@@ -5,9 +5,14 @@ export function hexAlt(v: number | bigint): string {
   return '0x' + BigInt(v).toString(16);
 }
 
+/** %0Nx (N = digits): lowercase hex, zero-padded, no prefix. */
+export function hexZeroPad(v: number | bigint, digits: number): string {
+  return BigInt.asUintN(64, BigInt(v)).toString(16).padStart(digits, '0');
+}
+
 /** 0x%0Nx. */
 export function hexPad(v: number | bigint, digits: number): string {
-  return '0x' + BigInt.asUintN(64, BigInt(v)).toString(16).padStart(digits, '0');
+  return '0x' + hexZeroPad(v, digits);
 }
 
 /** %pa / %pad on a 64-bit kernel. */

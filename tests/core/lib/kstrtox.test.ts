@@ -58,6 +58,13 @@ describe('core/lib/kstrtox', () => {
     expect(errnoOf(() => kstrtoll('9223372036854775808'))).to.equal(Errno.ERANGE);
   });
 
+  it('allows exactly one trailing newline, signed or not', () => {
+    expect(kstrtoll('-5\n')).to.equal(-5n);
+    expect(kstrtoll('+5\n')).to.equal(5n);
+    for (const bad of ['1\n\n', '-1\n\n', '-+1', '\n']) expect(errnoOf(() => kstrtoll(bad)), JSON.stringify(bad)).to.equal(Errno.EINVAL);
+    expect(errnoOf(() => kstrtoull('1\n\n'))).to.equal(Errno.EINVAL);
+  });
+
   it('parses negative int values in every base', () => {
     expect(kstrtoint('-5')).to.equal(-5);
     expect(kstrtoint('-0x10')).to.equal(-16);

@@ -13,6 +13,7 @@ import { NtbsimPlugin } from '../../../core/plugin';
 import {
   NtbDev,
   NtbDevOps,
+  NtbMwAlign,
   NtbTopo,
   ntbDbEvent,
   ntbLinkEvent,
@@ -32,6 +33,18 @@ export interface FakeHwOptions {
   /** Doorbell vectors (db_vector_count/mask present when set). */
   vectors?: number;
   mws?: number;
+  /** Add peer_spad_read (reads back what we wrote into the peer's scratchpads). */
+  peerSpadRead?: boolean;
+  /** Add the optional doorbell ops: db_set, db_read_mask and the peer_db read/clear/mask group. */
+  fullDb?: boolean;
+  /** What msg_outbits reports (default 0). */
+  msgOutbits?: bigint;
+  /** Override mw_get_align's answer (default addr/size alignment 4 KiB, max 1 MiB). */
+  mwAlign?: Partial<NtbMwAlign>;
+  /** mw_count reports 0 while the link is down (as some hardware does). */
+  mwCountNeedsLink?: boolean;
+  /** Add peer_mw_set_trans/peer_mw_clear_trans, recorded in `outTrans`. */
+  peerMwTrans?: boolean;
 }
 
 /** In-memory state of one fake NTB function; every register is plain data. */
@@ -50,6 +63,13 @@ export class FakeNtbHw {
   msgMask = 0n;
   readonly sentMsgs: Array<{ pidx: number; midx: number; msg: number }> = [];
   readonly inTrans = new Map<string, { addr: number; size: number }>();
+  /** Outbound translations (peerMwTrans option), keyed "pidx/widx". */
+  readonly outTrans = new Map<string, { addr: number; size: number }>();
+  peerDbMask = 0n;
+  /** When set, link_is_up reports these bits instead of "all peers" / none. */
+  linkBits?: bigint;
+  /** Injected failures: an op named here throws KernelError(errno) instead of running. */
+  readonly faults = new Map<keyof NtbDevOps, Errno>();
 
   constructor(readonly opts: FakeHwOptions = {}) {
     this.spad = new Array(opts.spads ?? 0).fill(0);
@@ -91,6 +111,7 @@ export class FakeNtbHw {
           out.speed = 3;
           out.width = 4;
         }
+        if (hw.linkBits !== undefined) return hw.linkBits;
         return hw.linkUp ? (1n << BigInt(hw.peerCount)) - 1n : 0n;
       },
       linkEnable: () => {
@@ -99,10 +120,10 @@ export class FakeNtbHw {
       linkDisable: () => {
         hw.linkEnabled = false;
       },
-      mwCount: () => mwCount,
+      mwCount: () => (hw.opts.mwCountNeedsLink && !hw.linkUp ? 0 : mwCount),
       mwGetAlign: (_n, _pidx, widx) => {
         if (widx >= mwCount) throw new KernelError(Errno.EINVAL, `no mw ${widx}`);
-        return { addrAlign: 4096, sizeAlign: 4096, sizeMax: 1 << 20 };
+        return { addrAlign: 4096, sizeAlign: 4096, sizeMax: 1 << 20, ...hw.opts.mwAlign };
       },
       mwSetTrans: (_n, pidx, widx, addr, size) => {
         hw.inTrans.set(`${pidx}/${widx}`, { addr, size });
@@ -153,12 +174,36 @@ export class FakeNtbHw {
       ops.peerSpadWrite = (_n, _pidx, sidx, val) => {
         hw.peerSpad[sidx] = val;
       };
+      if (this.opts.peerSpadRead) ops.peerSpadRead = (_n, _pidx, sidx) => hw.peerSpad[sidx];
+    }
+    if (this.opts.fullDb) {
+      ops.dbSet = (_n, bits) => hw.peerRings(bits);
+      ops.dbReadMask = () => hw.dbMask;
+      ops.peerDbRead = () => hw.peerDb;
+      ops.peerDbClear = (_n, bits) => {
+        hw.peerDb &= ~bits;
+      };
+      ops.peerDbReadMask = () => hw.peerDbMask;
+      ops.peerDbSetMask = (_n, bits) => {
+        hw.peerDbMask |= bits;
+      };
+      ops.peerDbClearMask = (_n, bits) => {
+        hw.peerDbMask &= ~bits;
+      };
+    }
+    if (this.opts.peerMwTrans) {
+      ops.peerMwSetTrans = (_n, pidx, widx, addr, size) => {
+        hw.outTrans.set(`${pidx}/${widx}`, { addr, size });
+      };
+      ops.peerMwClearTrans = (_n, pidx, widx) => {
+        hw.outTrans.delete(`${pidx}/${widx}`);
+      };
     }
     if (this.opts.msgs !== undefined) {
       const inbits = (1n << BigInt(hw.msgIn.length)) - 1n;
       ops.msgCount = () => hw.msgIn.length;
       ops.msgInbits = () => inbits;
-      ops.msgOutbits = () => 0n;
+      ops.msgOutbits = () => hw.opts.msgOutbits ?? 0n;
       ops.msgReadSts = () => hw.msgSts;
       ops.msgClearSts = (_n, bits) => {
         hw.msgSts &= ~bits;
@@ -175,6 +220,20 @@ export class FakeNtbHw {
       };
       ops.peerMsgWrite = (_n, pidx, midx, msg) => {
         hw.sentMsgs.push({ pidx, midx, msg });
+      };
+    }
+    return this.withFaults(ops);
+  }
+
+  /** Wrap every op so that an entry in `faults` makes it fail. */
+  private withFaults(ops: NtbDevOps): NtbDevOps {
+    const table = ops as unknown as Record<string, (...args: unknown[]) => unknown>;
+    for (const name of Object.keys(table)) {
+      const op = table[name];
+      table[name] = (...args: unknown[]) => {
+        const errno = this.faults.get(name as keyof NtbDevOps);
+        if (errno !== undefined) throw new KernelError(errno, `injected ${name} failure`);
+        return op(...args);
       };
     }
     return ops;

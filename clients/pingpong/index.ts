@@ -1,0 +1,1 @@
+export { ntbPingpongModule, PINGPONG_NAME, PINGPONG_VERSION } from './ntb-pingpong';
