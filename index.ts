@@ -12,7 +12,9 @@ export type { HostConfig } from './core/host-config';
 export { HostPlatform } from './core/platform';
 export { PluginRegistry } from './core/plugin';
 export type { NtbsimPlugin, HardwareContext, HardwareFactory } from './core/plugin';
-export { builtinPlugins, testdevPlugin } from './drivers';
+export { builtinPlugins } from './plugins';
+export { driverPlugins, ntbCorePlugin, switchtecPlugin, testdevPlugin } from './drivers';
+export { clientsPlugin } from './clients';
 
 // ---- the kernel API --------------------------------------------------------------------------
 export { Kernel } from './core/kernel';

@@ -1,12 +1,13 @@
 import type { NtbsimPlugin } from '../core/plugin';
+import { ntbCorePlugin } from './ntb';
+import { switchtecPlugin } from './switchtec';
 import { testdevPlugin } from './testdev';
 
+export { ntbCorePlugin } from './ntb';
+export { switchtecPlugin } from './switchtec';
 export { testdevPlugin } from './testdev';
 
-/**
- * The plugins ntbsim ships with: every backend under drivers/ (and, later, clients/) adds its
- * plugin here. A fresh array each call, so a caller may append its own plugins to it.
- */
-export function builtinPlugins(): NtbsimPlugin[] {
-  return [testdevPlugin];
+/** Every plugin under drivers/: the NTB core and the hardware backends. A fresh array each call. */
+export function driverPlugins(): NtbsimPlugin[] {
+  return [ntbCorePlugin, switchtecPlugin, testdevPlugin];
 }

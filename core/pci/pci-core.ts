@@ -46,7 +46,8 @@ export interface PciFixup {
   /** For DECLARE_PCI_FIXUP_CLASS_*: class code compared after shifting right by classShift. */
   classCode?: number;
   classShift?: number;
-  hook(dev: PciDev): void;
+  /** Runs with the host's PCI core, through which it reaches config space, BARs and aliases. */
+  hook(dev: PciDev, pci: PciCore): void;
 }
 
 export function pciMatchId(ids: PciDeviceId[], dev: PciDev): PciDeviceId | undefined {
@@ -243,7 +244,7 @@ export class PciCore {
         this.devLog(LogLevel.INFO, dev, `quirk ${f.name} disabled on the command line`);
         continue;
       }
-      f.hook(dev);
+      f.hook(dev, this);
     }
   }
 

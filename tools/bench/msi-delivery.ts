@@ -1,5 +1,5 @@
 import { World } from '../../core/world';
-import { builtinPlugins } from '../../drivers';
+import { builtinPlugins } from '../../plugins';
 import { EDU } from '../../drivers/testdev/silicon/edu';
 import { Benchmark, secondsSince } from './types';
 

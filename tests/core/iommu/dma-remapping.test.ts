@@ -165,7 +165,7 @@ describe('core/iommu: DMA remapping', () => {
       phase: 'final',
       vendor: EDU.VENDOR,
       device: EDU.DEVICE,
-      hook: (dev) => world!.hosts.find((x) => x.kernel.pci.devices.includes(dev))!.kernel.pci.addDmaAlias(dev, 0x05),
+      hook: (dev, pci) => pci.addDmaAlias(dev, 0x05),
     };
     world = new World({ hosts: [{ name: 'host0' }], hardware: [{ type: 'edu' }] }, [testdevPlugin, { name: 'alias-fixup', fixups: [fixup] }]);
     await world.boot();

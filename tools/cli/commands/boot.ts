@@ -3,7 +3,7 @@ import type { Host } from '../../../core/host';
 import { hex4 } from '../../../core/lib/printf';
 import { Printk } from '../../../core/printk';
 import { World } from '../../../core/world';
-import { builtinPlugins } from '../../../drivers';
+import { builtinPlugins } from '../../../plugins';
 import { globalOptions, noOperands, printJson, printText } from '../common';
 import { addTopologyOptions, TopologyOptions, topologyFromOptions } from '../topology';
 
