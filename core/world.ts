@@ -6,9 +6,12 @@ import { HostPlatform } from './platform';
 import { NtbsimPlugin, PluginRegistry } from './plugin';
 import { Prng } from './time/prng';
 import { Scheduler } from './time/scheduler';
-import { Nanoseconds } from './time/units';
+import { Nanoseconds, secs } from './time/units';
 
 /** A topology: the hosts, and the hardware (by plugin name) placed among them. */
+/** Longest the boot waits for queued work to settle (virtual time). */
+export const BOOT_SETTLE_LIMIT: Nanoseconds = secs(10);
+
 export interface TopologySpec {
   seed?: number;
   hosts: Array<Partial<HostConfig> & { name: string }>;
@@ -68,6 +71,9 @@ export class World {
         await h.modprobe(name, args);
       }
     }
+    // Like udev settling: what the probes queued (request_module, link checks) finishes before
+    // the world is handed over. Bounded, since a loaded module may arm a periodic timer.
+    await this.sched.runUntilIdle(BOOT_SETTLE_LIMIT);
   }
 
   host(name: string): Host {

@@ -762,8 +762,12 @@ export class SwitchtecSwitch {
     const o = this.options;
     switch (r) {
       case G.CTRL_PARTITION_STATUS:
-        // A queued locker sees its LOCK still in progress (serialised LOCK…CFG).
-        return c.queue.includes(view) ? G.NTB_CTRL_PART_STATUS_LOCKING : c.state;
+        // LOCK…CFG is serialised per block and each partition sees its own transaction: a
+        // queued locker sees its LOCK still in progress, and while another partition holds
+        // the block everyone else sees it NORMAL (their own last op has completed).
+        if (c.queue.includes(view)) return G.NTB_CTRL_PART_STATUS_LOCKING;
+        if (c.owner !== undefined && c.owner !== view) return G.NTB_CTRL_PART_STATUS_NORMAL;
+        return c.state;
       case G.CTRL_PARTITION_OP:
         return 0;
       case G.CTRL_PARTITION_CTRL:

@@ -17,7 +17,7 @@ export interface PciEntry {
 
 export interface BootReport {
   seed: number;
-  hosts: Array<{ name: string; dmesg: string[]; pci: PciEntry[] }>;
+  hosts: Array<{ name: string; dmesg: string[]; pci: PciEntry[]; ntbDevices: string[] }>;
 }
 
 /** `ntbsim boot`: boot a world and print each host's kernel log and PCI devices. */
@@ -44,11 +44,20 @@ function hostReport(host: Host): BootReport['hosts'][number] {
       class: d.classCode.toString(16).padStart(6, '0'),
       driver: d.driver?.name ?? null,
     })),
+    ntbDevices: ntbDevices(host),
   };
 }
 
 function textReport(host: Host, dmesg: string[]): string[] {
   const c = host.config;
   const header = `${host.name}: ${c.cpus} CPUs, IOMMU ${c.iommu ? 'on' : 'off'}, interrupt remapping ${c.iommu && c.intremap ? 'on' : 'off'}`;
-  return [`=== ${header} ===`, '--- dmesg ---', ...dmesg, '--- lspci ---', ...host.lspci()];
+  const ntb = host.exists(NTB_DEVICES) ? ['--- ls /sys/bus/ntb/devices ---', ...ntbDevices(host)] : [];
+  return [`=== ${header} ===`, '--- dmesg ---', ...dmesg, '--- lspci ---', ...host.lspci(), ...ntb];
+}
+
+const NTB_DEVICES = '/sys/bus/ntb/devices';
+
+/** What `ls /sys/bus/ntb/devices` shows (empty when the ntb bus is not loaded). */
+function ntbDevices(host: Host): string[] {
+  return host.exists(NTB_DEVICES) ? host.ls(NTB_DEVICES) : [];
 }

@@ -185,7 +185,7 @@ describe('switchtec silicon', function () {
     }
   });
 
-  it('runs LOCK → CFG with transitional states, ignores unlocked writes, and serialises lockers', async () => {
+  it('runs LOCK → CFG with transitional states, ignores unlocked writes, and serialises lockers (each sees its own transaction)', async () => {
     const w = await boot();
     const [a, b] = w.hosts;
     await Promise.all([
@@ -203,6 +203,8 @@ describe('switchtec silicon', function () {
       b.run('lockB', async (k) => {
         const { gas } = mapNtEp(k);
         await k.msleep(60);
+        // A holds CTRL[0]: B's view of it is NORMAL (B's own last op, none, is complete).
+        expect(gas.ioread32(ctrl(0, G.CTRL_PARTITION_STATUS))).to.equal(G.NTB_CTRL_PART_STATUS_NORMAL);
         const t0 = k.now;
         expect(await lock(k, gas, 0)).to.equal(G.NTB_CTRL_PART_STATUS_LOCKED);
         expect(k.now - t0).to.be.greaterThan(150e6); // waited for A's CFG
