@@ -94,6 +94,7 @@ export class PciMsi {
     }
     dev.msiDescs.push(...descs);
     dev.msixEnabled = true;
+    this.pci.publishMsiIrqs(dev, descs.map((d) => d.irq), 'msix');
     const now = this.pci.cfgRead(dev, cap + R.PCI_MSIX_FLAGS, 2);
     this.pci.cfgWrite(dev, cap + R.PCI_MSIX_FLAGS, 2, now & ~R.PCI_MSIX_FLAGS_MASKALL);
   }
@@ -121,6 +122,7 @@ export class PciMsi {
     dev.msiDescs.push(md);
     dev.msiEnabled = true;
     dev.irq = md.irq;
+    this.pci.publishMsiIrqs(dev, [md.irq], 'msi');
     const qsize = Math.log2(nvec) << 4;
     this.pci.cfgWrite(dev, dev.msiCap + R.PCI_MSI_FLAGS, 2, (flags & ~R.PCI_MSI_FLAGS_QSIZE) | qsize | R.PCI_MSI_FLAGS_ENABLE);
     return 1;
@@ -155,6 +157,7 @@ export class PciMsi {
       dev.irq = 0;
     }
     dev.msiDescs.length = 0;
+    this.pci.publishMsiIrqs(dev, undefined);
     dev.msixEnabled = false;
     dev.msiEnabled = false;
   }

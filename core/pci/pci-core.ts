@@ -427,6 +427,15 @@ export class PciCore {
     this.printk.devLog(level, dev, text);
   }
 
+  /** /sys/bus/pci/devices/<dev>/msi_irqs/<irq> ("msi" or "msix"); `undefined` removes the directory. */
+  publishMsiIrqs(dev: PciDev, irqs: number[] | undefined, mode: 'msi' | 'msix' = 'msix'): void {
+    const dir = `${dev.sysfsPath}/msi_irqs`;
+    if (this.sysfs.exists(dir)) this.sysfs.remove(dir);
+    if (!irqs || !dev.registered) return;
+    this.sysfs.mkdir(dir);
+    for (const irq of irqs) this.sysfs.createFile(`${dir}/${irq}`, 0o444, { show: () => `${mode}\n`, noWriteErrno: Errno.EACCES });
+  }
+
   private sysfsAttrs(dev: PciDev) {
     const ro = (show: () => string) => ({ mode: 0o444, ops: { show } });
     return {
