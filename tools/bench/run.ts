@@ -2,13 +2,15 @@ import { writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { msiDelivery } from './msi-delivery';
+import { ntbPerf } from './ntb-perf';
 import { schedulerEvents } from './scheduler-events';
 import { schedulerSteady } from './scheduler-steady';
+import { switchtecBoot } from './switchtec-boot';
 import { timerChurn } from './timer-churn';
 import { Benchmark, Measurement } from './types';
 
 /** Every benchmark `npm run bench` runs, in table order. Later benchmarks register here. */
-export const benchmarks: Benchmark[] = [schedulerEvents, schedulerSteady, timerChurn, msiDelivery];
+export const benchmarks: Benchmark[] = [schedulerEvents, schedulerSteady, timerChurn, msiDelivery, switchtecBoot, ntbPerf];
 
 export interface BenchOutcome {
   bench: Benchmark;
