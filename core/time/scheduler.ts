@@ -172,6 +172,9 @@ export class Scheduler {
         this.topLevel.clear();
         throw new KernelError(Errno.ETIMEDOUT, `task(s) still blocked after ${limit} ns of virtual time: ${stuck}`);
       }
+      // What the call set in motion at this very instant (posted writes, zero-latency interrupt
+      // delivery) completes before the caller's next step, as a syscall's effects do.
+      if (task.error === undefined) await this.loop(() => false, this.now);
     } else {
       await new Promise<void>((resolve) => task.onDone(resolve));
     }

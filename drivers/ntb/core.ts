@@ -39,11 +39,14 @@ export interface NtbCoreState {
   readonly kernel: Kernel;
   readonly bus: Bus<NtbDev>;
   readonly clients: Map<NtbClient, NtbClientDriver>;
+  /** WARN_ON_ONCE-style state of the MSI library (once per load of the module). */
+  readonly warnedOnce: Set<string>;
 }
 
 const coreStates = new WeakMap<Kernel, NtbCoreState>();
 
-function coreOf(k: Kernel): NtbCoreState {
+/** The `ntb` module's state in this kernel; ENODEV while it is not loaded. */
+export function ntbCoreOf(k: Kernel): NtbCoreState {
   const st = coreStates.get(k);
   if (!st) throw new KernelError(Errno.ENODEV, 'ntb core (module ntb) is not loaded');
   return st;
@@ -96,12 +99,12 @@ export function ntbDevOpsIsValid(ops: NtbDevOps | null | undefined): boolean {
 function createCoreState(k: Kernel): NtbCoreState {
   // No match function in Linux: every client matches every NTB device.
   const bus: Bus<NtbDev> = { name: 'ntb', match: () => true };
-  return { kernel: k, bus, clients: new Map() };
+  return { kernel: k, bus, clients: new Map(), warnedOnce: new Set() };
 }
 
 /** ntb_register_device: validate, then device_add under the PCI device (may probe clients). */
 export async function registerNtbDev(k: Kernel, ntb: NtbDev): Promise<void> {
-  const st = coreOf(k);
+  const st = ntbCoreOf(k);
   if (!ntb || !ntb.pdev || !ntb.ops) throw einval('ntb device without pdev or ops');
   if (!ntbDevOpsIsValid(ntb.ops)) throw einval(`${ntb.pdev.name}: invalid ntb_dev_ops`);
   ntb.bus = st.bus;
@@ -122,7 +125,7 @@ export async function unregisterNtbDev(k: Kernel, ntb: NtbDev): Promise<void> {
  * (`owner`), and is offered every unbound NTB device at once.
  */
 export async function ntbRegisterClient(k: Kernel, client: NtbClient, owner?: LoadedModule<any>): Promise<void> {
-  const st = coreOf(k);
+  const st = ntbCoreOf(k);
   if (!ntbClientOpsIsValid(client)) throw einval('ntb client without probe/remove');
   if (st.clients.has(client)) throw new KernelError(Errno.EBUSY, 'ntb client already registered');
   const name = client.name ?? owner?.name;
@@ -141,7 +144,7 @@ export async function ntbRegisterClient(k: Kernel, client: NtbClient, owner?: Lo
 
 /** ntb_unregister_client: remove() runs for every device the client is bound to. */
 export async function ntbUnregisterClient(k: Kernel, client: NtbClient): Promise<void> {
-  const st = coreOf(k);
+  const st = ntbCoreOf(k);
   const drv = st.clients.get(client);
   if (!drv) return;
   st.clients.delete(client);
