@@ -8,7 +8,10 @@ export interface HostConfig {
   hz: number;
   /** Number of CPUs (APIC IDs 0..cpus-1). */
   cpus: number;
-  /** intel_iommu=on|off: DMA remapping. */
+  /**
+   * The platform has VT-d and the kernel uses it for DMA remapping. `intel_iommu=off` on the
+   * command line keeps the hardware (interrupt remapping still works) but turns DMA remapping off.
+   */
   iommu: boolean;
   /** Interrupt remapping (off with intremap=off, or when the IOMMU is off). */
   intremap: boolean;

@@ -44,7 +44,8 @@ export function registerHostServices(c: DependencyContainer, config: HostConfig,
   once(DriverCore, (c) => new DriverCore(c.resolve(PseudoFs), c.resolve(Printk)));
   once(PciCore, (c) => new PciCore(platform.rc, platform.mem, c.resolve(Printk), c.resolve(DriverCore), c.resolve(PseudoFs), disabledQuirks(config)));
   once(IrqCore, (c) => new IrqCore(c.resolve(Scheduler), c.resolve(Printk), c.resolve(PseudoFs), config.name, platform.apics));
-  once(INTEL_IOMMU, (c) => (platform.dmar ? new IntelIommu(platform.dmar, c.resolve(PciCore), c.resolve(Printk), c.resolve(Scheduler)) : undefined));
+  const dmaRemapping = platform.dmar !== undefined && !config.cmdline.includes('intel_iommu=off');
+  once(INTEL_IOMMU, (c) => (dmaRemapping && platform.dmar ? new IntelIommu(platform.dmar, c.resolve(PciCore), c.resolve(Printk), c.resolve(Scheduler)) : undefined));
   once(IRQ_REMAPPING, (c) =>
     platform.dmar && config.intremap ? new IrqRemapping(platform.dmar, c.resolve(PciCore), c.resolve(Printk), config.intremapNoSid) : undefined,
   );

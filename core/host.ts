@@ -53,10 +53,10 @@ export class Host {
       // As in Linux, final fixups (which may add DMA aliases) run before the IOMMU attaches the
       // devices (pci_iommu_init comes after pci_bus_add_devices); no driver is loaded yet.
       await k.pci.addDevices();
-      if (k.iommu) {
-        if (k.irqRemapping) k.iommu.enableInterruptRemapping();
-        k.iommu.enableTranslation();
-      } else k.printk.info('DMAR: IOMMU disabled');
+      // Interrupt remapping needs only the VT-d hardware; intel_iommu=off turns DMA remapping off.
+      k.irqRemapping?.enable();
+      if (k.iommu) k.iommu.enableTranslation();
+      else k.printk.info('DMAR: IOMMU disabled');
       k.printk.info('Run /sbin/init as init process');
     });
     this.booted = true;

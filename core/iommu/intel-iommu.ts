@@ -73,12 +73,6 @@ export class IntelIommu {
     this.unit.translation = true;
   }
 
-  enableInterruptRemapping(): void {
-    this.unit.interruptRemapping = true;
-    this.unit.compatFormatAllowed = false;
-    this.printk.info('DMAR-IR: Enabled IRQ remapping in xapic mode');
-  }
-
   /** Attach a device (and every alias ID it may use) to its group's domain. */
   attach(dev: PciDev): IommuDomain {
     const existing = this.domains.get(dev);

@@ -20,6 +20,13 @@ export class IrqRemapping {
     private readonly noSid: boolean,
   ) {}
 
+  /** Turn remapping on in the unit: from now on only remappable-format MSIs get through. */
+  enable(): void {
+    this.unit.interruptRemapping = true;
+    this.unit.compatFormatAllowed = false;
+    this.printk.info('DMAR-IR: Enabled IRQ remapping in xapic mode');
+  }
+
   get enabled(): boolean {
     return this.unit.interruptRemapping;
   }
