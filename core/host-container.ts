@@ -5,6 +5,7 @@ import { DmaApi } from './dma/mapping';
 import { Debugfs } from './fs/debugfs';
 import { PseudoFs } from './fs/pseudofs';
 import { HOST_CONFIG, HostConfig } from './host-config';
+import { DmarFaultHandler } from './iommu/dmar-fault';
 import { IntelIommu } from './iommu/intel-iommu';
 import { IrqRemapping } from './iommu/irq-remapping';
 import { IrqCore } from './irq/irq-core';
@@ -24,6 +25,8 @@ import { Scheduler } from './time/scheduler';
 /** Tokens for the per-host optional IOMMU parts (undefined when the host has none). */
 export const INTEL_IOMMU = Symbol('IntelIommu');
 export const IRQ_REMAPPING = Symbol('IrqRemapping');
+/** The VT-d unit's fault handler (undefined without VT-d). */
+export const DMAR_FAULTS = Symbol('DmarFaults');
 /** The host's own random stream, forked from the world's so hosts do not shift each other's draws. */
 export const HOST_PRNG = Symbol('HostPrng');
 
@@ -45,9 +48,14 @@ export function registerHostServices(c: DependencyContainer, config: HostConfig,
   once(PciCore, (c) => new PciCore(platform.rc, platform.mem, c.resolve(Printk), c.resolve(DriverCore), c.resolve(PseudoFs), disabledQuirks(config)));
   once(IrqCore, (c) => new IrqCore(c.resolve(Scheduler), c.resolve(Printk), c.resolve(PseudoFs), config.name, platform.apics));
   const dmaRemapping = platform.dmar !== undefined && !config.cmdline.includes('intel_iommu=off');
-  once(INTEL_IOMMU, (c) => (dmaRemapping && platform.dmar ? new IntelIommu(platform.dmar, c.resolve(PciCore), c.resolve(Printk), c.resolve(Scheduler)) : undefined));
+  once(DMAR_FAULTS, (c) => (platform.dmar ? new DmarFaultHandler(platform.dmar, c.resolve(Printk), c.resolve(Scheduler)) : undefined));
+  once(INTEL_IOMMU, (c) =>
+    dmaRemapping && platform.dmar ? new IntelIommu(platform.dmar, c.resolve(PciCore), c.resolve(Printk), c.resolve(DMAR_FAULTS)) : undefined,
+  );
   once(IRQ_REMAPPING, (c) =>
-    platform.dmar && config.intremap ? new IrqRemapping(platform.dmar, c.resolve(PciCore), c.resolve(Printk), config.intremapNoSid) : undefined,
+    platform.dmar && config.intremap
+      ? new IrqRemapping(platform.dmar, c.resolve(PciCore), c.resolve(Printk), config.intremapNoSid, c.resolve(DMAR_FAULTS))
+      : undefined,
   );
   once(PciMsiDomain, (c) => new PciMsiDomain(c.resolve(IrqCore), c.resolve(PciCore), c.resolve<IrqRemapping | undefined>(IRQ_REMAPPING)));
   once(PciMsi, (c) => new PciMsi(c.resolve(PciCore), c.resolve(PciMsiDomain), c.resolve(Printk), config.cmdline.includes('pci=nomsi')));

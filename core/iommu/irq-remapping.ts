@@ -1,3 +1,4 @@
+import type { DmarFaultHandler } from './dmar-fault';
 import { Errno, KernelError } from '../errno';
 import type { PciCore } from '../pci/pci-core';
 import type { PciDev } from '../pci/pci-dev';
@@ -18,6 +19,8 @@ export class IrqRemapping {
     private readonly pci: PciCore,
     private readonly printk: Printk,
     private readonly noSid: boolean,
+    /** The unit's fault reporting, which IR needs even when DMA remapping is off. */
+    readonly faultHandler: DmarFaultHandler,
   ) {}
 
   /** Turn remapping on in the unit: from now on only remappable-format MSIs get through. */

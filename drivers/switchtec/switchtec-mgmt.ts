@@ -1,4 +1,6 @@
 import { DeviceClass } from '../../core/base/class';
+import type { DevresEntry } from '../../core/base/devres';
+import type { DmaBuffer } from '../../core/dma/mapping';
 import { Errno, KernelError } from '../../core/errno';
 import { IrqReturn } from '../../core/irq/irqdesc';
 import { Kernel } from '../../core/kernel';
@@ -30,9 +32,17 @@ interface StdevPriv {
   stdev: SwitchtecDev;
   index: number;
   eventIrq: number;
+  /** devm_request_irq of the event irq (released before the link work is cancelled at remove). */
+  eventIrqRes?: DevresEntry;
   linkEventCount: number[];
   linkEventWork: WorkStruct;
+  /** DMA MRPC completion record (only when use_dma_mrpc and the firmware reports dma_ver ≠ 0). */
+  dmaMrpc?: DmaBuffer;
 }
+
+/** struct mrpc_dma_record: status, cmd_id, rtn_code, output_size, data[1024]. */
+const DMA_MRPC_RECORD_SIZE = 16 + G.MRPC_DATA_LEN;
+const SWITCHTEC_DMA_MRPC_EN = 1;
 
 /**
  * The `switchtec` management driver (drivers/pci/switch/switchtec.c): binds the management and
@@ -82,6 +92,8 @@ async function switchtecPciProbe(k: Kernel, p: Params, cls: DeviceClass<Switchte
   k.pci.setMaster(pdev);
   const mmio = k.pci.pcimIomap(pdev, 0);
   const stdev = new SwitchtecDev(`switchtec${index}`, pdev, mmio);
+  // device_initialize: the class is set before device_add, so dev_err names the class device.
+  stdev.deviceClass = cls;
   stdev.partition = mmio.ioread8(G.GAS_SYS_INFO + G.SYS_INFO_PARTITION_ID);
   stdev.partitionCount = Math.max(1, mmio.ioread8(G.GAS_NTB_INFO + G.NTB_INFO_PARTITION_COUNT));
   stdev.pffCsrCount = countPffs(mmio);
@@ -93,10 +105,20 @@ async function switchtecPciProbe(k: Kernel, p: Params, cls: DeviceClass<Switchte
     linkEventCount: new Array(stdev.pffCsrCount).fill(0),
     linkEventWork: k.work('switchtec link_event_work', () => stdev.linkNotifier?.(stdev)),
   };
+  if (p.use_dma_mrpc && mmio.ioread32(G.GAS_MRPC + G.MRPC_DMA_VER) !== 0) {
+    const buf = k.dma.allocCoherent(pdev, DMA_MRPC_RECORD_SIZE);
+    priv.dmaMrpc = buf;
+    pdev.devres.add('switchtec dma_mrpc', () => {
+      mmio.iowrite32(0, G.GAS_MRPC + G.MRPC_DMA_EN);
+      flushWcBuf(mmio);
+      mmio.iowrite64(0n, G.GAS_MRPC + G.MRPC_DMA_ADDR);
+      k.dma.freeCoherent(pdev, buf);
+    });
+  }
   try {
     initIsr(k, p, priv);
   } catch (e) {
-    if (e instanceof KernelError) k.pci.devLog(LogLevel.ERR, pdev, 'failed to init isr.');
+    if (e instanceof KernelError) k.printk.devLog(LogLevel.ERR, stdev, 'failed to init isr.');
     throw e;
   }
   const partCfg = G.partCfgBase(stdev.partition);
@@ -104,10 +126,21 @@ async function switchtecPciProbe(k: Kernel, p: Params, cls: DeviceClass<Switchte
   for (let i = 0; i < stdev.pffCsrCount; i++) {
     mmio.iowrite32(G.SWITCHTEC_EVENT_CLEAR | G.SWITCHTEC_EVENT_EN_IRQ, G.pffCsrBase(i) + G.PFF_LINK_STATE_HDR);
   }
+  if (priv.dmaMrpc) {
+    mmio.iowrite64(BigInt(priv.dmaMrpc.dmaAddr), G.GAS_MRPC + G.MRPC_DMA_ADDR);
+    flushWcBuf(mmio);
+    mmio.iowrite32(SWITCHTEC_DMA_MRPC_EN, G.GAS_MRPC + G.MRPC_DMA_EN);
+  }
 
   used.add(index);
   pdev.drvdata = priv;
-  await k.driverCore.deviceAdd(stdev, sysfsAttributes(stdev));
+  try {
+    await k.driverCore.deviceAdd(stdev, sysfsAttributes(stdev));
+  } catch (e) {
+    used.delete(index);
+    pdev.drvdata = undefined;
+    throw e;
+  }
   await cls.add(stdev);
   k.printk.devLog(LogLevel.INFO, stdev, 'Management device registered.');
 }
@@ -116,13 +149,20 @@ async function switchtecPciRemove(k: Kernel, cls: DeviceClass<SwitchtecDev>, use
   const priv = pdev.drvdata as StdevPriv | undefined;
   if (!priv) return;
   pdev.drvdata = undefined;
+  // The class interfaces (ntb_hw_switchtec) let go of the device first.
   await cls.remove(priv.stdev);
   await k.driverCore.deviceDel(priv.stdev);
   used.delete(priv.index);
   k.printk.devLog(LogLevel.INFO, priv.stdev, 'unregistered.');
+  k.pci.clearMaster(pdev);
+  // The remaining managed resources (DMA MRPC record, vectors, mapping, enable) go after remove().
+  if (priv.eventIrqRes) await pdev.devres.release(priv.eventIrqRes);
   await k.systemWq.cancelWorkSync(priv.linkEventWork);
-  k.irq.freeIrq(priv.eventIrq, priv);
-  k.pciMsi.freeIrqVectors(pdev);
+}
+
+/** A read of DBMSG[0].odb flushes the write-combined MRPC mapping (it has no side effect). */
+function flushWcBuf(mmio: IoMem): void {
+  mmio.ioread32(G.ntbDbmsgBase(0) + G.DBMSG_ODB);
 }
 
 /** PFF_CSR blocks are present while their vendor ID reads as Microsemi's. */
@@ -136,15 +176,30 @@ function initIsr(k: Kernel, p: Params, priv: StdevPriv): void {
   const { stdev } = priv;
   const pdev = stdev.pdev;
   if (p.nirqs < 4) p.nirqs = 4; // the parameter itself is raised, as Linux does
-  const nvecs = k.pciMsi.allocIrqVectors(pdev, 1, p.nirqs, PCI_IRQ_MSIX | PCI_IRQ_MSI | PCI_IRQ_VIRTUAL);
-  // vep_vector_number is 16 bits; mainline reads it as such.
-  const eventIrq = stdev.mmio.ioread16(G.partCfgBase(stdev.partition) + G.PART_CFG_VEP_VECTOR_NUMBER);
-  if (eventIrq < 0 || eventIrq >= nvecs) {
-    k.pciMsi.freeIrqVectors(pdev);
-    throw new KernelError(Errno.EFAULT, `event vector ${eventIrq} of ${nvecs}`);
-  }
-  priv.eventIrq = k.pciMsi.irqVector(pdev, eventIrq);
-  k.irq.requestIrq(priv.eventIrq, () => switchtecEventIsr(k, priv), 0, 'switchtec', priv);
+  // Managed (pcim): the vectors go when the driver unbinds or the probe fails.
+  const nvecs = k.pciMsi.allocIrqVectorsManaged(pdev, 1, p.nirqs, PCI_IRQ_MSIX | PCI_IRQ_MSI | PCI_IRQ_VIRTUAL);
+  // A 32-bit read, as v5.3 does: vep_vector_number | usp_vector_number << 16 (the latter reads 0).
+  const eventVec = stdev.mmio.ioread32(G.partCfgBase(stdev.partition) + G.PART_CFG_VEP_VECTOR_NUMBER);
+  if (eventVec >= nvecs) throw new KernelError(Errno.EFAULT, `event vector ${eventVec} of ${nvecs}`);
+  priv.eventIrq = k.pciMsi.irqVector(pdev, eventVec);
+  priv.eventIrqRes = devmRequestIrq(k, pdev, priv.eventIrq, () => switchtecEventIsr(k, priv), priv);
+
+  if (!priv.dmaMrpc) return;
+  const dmaVec = stdev.mmio.ioread32(G.GAS_MRPC + G.MRPC_DMA_VECTOR);
+  if (dmaVec >= nvecs) throw new KernelError(Errno.EFAULT, `DMA MRPC vector ${dmaVec} of ${nvecs}`);
+  devmRequestIrq(k, pdev, k.pciMsi.irqVector(pdev, dmaVec), () => switchtecDmaMrpcIsr(priv), priv.dmaMrpc);
+}
+
+/** devm_request_irq with the module's name: freed with the device's other managed resources. */
+function devmRequestIrq(k: Kernel, pdev: PciDev, irq: number, handler: () => IrqReturn, devId: unknown): DevresEntry {
+  k.irq.requestIrq(irq, handler, 0, 'switchtec', devId);
+  return pdev.devres.add(`devm_request_irq ${irq}`, () => k.irq.freeIrq(irq, devId));
+}
+
+/** A DMA MRPC completion: re-arm the completion event (there is no MRPC user to complete). */
+function switchtecDmaMrpcIsr(priv: StdevPriv): IrqReturn {
+  priv.stdev.mmio.iowrite32(G.SWITCHTEC_EVENT_CLEAR | G.SWITCHTEC_EVENT_EN_IRQ, G.partCfgBase(priv.stdev.partition) + G.PART_CFG_MRPC_COMP_HDR);
+  return IrqReturn.HANDLED;
 }
 
 /** Link-state counters decide whether the NTB driver must re-check its link; other events are one-shot. */

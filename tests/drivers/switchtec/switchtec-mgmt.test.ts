@@ -69,7 +69,7 @@ describe('switchtec management driver', () => {
     const { w } = await world({ switchtecArgs: 'nirqs=4', hw: { eventVector: 9 } });
     const h = w.host('host0');
     expect(h.printk.lines()).to.include.members([
-      'switchtec 0000:01:00.1: failed to init isr.',
+      'switchtec switchtec0: failed to init isr.',
       'switchtec: probe of 0000:01:00.1 failed with error -14',
     ]);
     expect(h.ls('/sys/class/switchtec')).to.deep.equal([]);
