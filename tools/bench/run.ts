@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { msiDelivery } from './msi-delivery';
+import { doorbellRing, msiTrigger } from './msi-vs-doorbell';
 import { ntbPerf } from './ntb-perf';
 import { schedulerEvents } from './scheduler-events';
 import { schedulerSteady } from './scheduler-steady';
@@ -10,7 +11,7 @@ import { timerChurn } from './timer-churn';
 import { Benchmark, Measurement } from './types';
 
 /** Every benchmark `npm run bench` runs, in table order. Later benchmarks register here. */
-export const benchmarks: Benchmark[] = [schedulerEvents, schedulerSteady, timerChurn, msiDelivery, switchtecBoot, ntbPerf];
+export const benchmarks: Benchmark[] = [schedulerEvents, schedulerSteady, timerChurn, msiDelivery, switchtecBoot, ntbPerf, msiTrigger, doorbellRing];
 
 export interface BenchOutcome {
   bench: Benchmark;
