@@ -27,10 +27,14 @@ export class Debugfs {
     this.fs.createFile(this.path(rel), mode, { size: () => 0, ...ops });
   }
 
-  /** DEFINE_DEBUGFS_ATTRIBUTE-style u64 attribute: missing getter/setter → EACCES. */
+  /**
+   * DEFINE_DEBUGFS_ATTRIBUTE-style u64 attribute: missing getter/setter → EACCES. The getter's
+   * value goes through a u64, so a negative C int prints as 2^64 − |v| ("%llu").
+   */
   createAttribute(rel: string, mode: number, get?: () => bigint | number, set?: (v: bigint) => void, format: 'dec' | 'hex' = 'dec'): void {
+    const u64 = (v: bigint | number): bigint => BigInt.asUintN(64, BigInt(v));
     this.createFile(rel, mode, {
-      show: get ? () => `${format === 'hex' ? '0x' + BigInt(get()).toString(16) : String(get())}\n` : undefined,
+      show: get ? () => `${format === 'hex' ? '0x' + u64(get()).toString(16) : u64(get()).toString()}\n` : undefined,
       write: set ? (data) => set(kstrtoull(fromUser(data, SIMPLE_ATTR_WRITE_MAX))) : undefined,
       noReadErrno: Errno.EACCES,
       noWriteErrno: Errno.EACCES,
