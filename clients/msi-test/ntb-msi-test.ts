@@ -53,12 +53,13 @@ import {
   ntbPeerPortNumber,
   ntbPeerSpadRead,
   ntbPortNumber,
-  ntbRegisterClient,
+  ntbRegisterClientWithDebugfs,
   ntbSetCtx,
   ntbSpadCount,
   ntbSpadIsUnsafe,
   ntbSpadWrite,
-  ntbUnregisterClient,
+  ntbUnregisterClientWithDebugfs,
+  ntbIgnoreErrorSync,
 } from '../../drivers/ntb';
 
 export const MSI_TEST_NAME = 'ntb_msi_test';
@@ -153,11 +154,7 @@ class MsitCtx {
 
   /** An operation whose status the C module ignores: noted at debug level only. */
   private ignoring(what: string, op: () => void): void {
-    try {
-      op();
-    } catch (e) {
-      this.log(LogLevel.DEBUG, `${what} failed: ${errnoOf(e)}`);
-    }
+    ntbIgnoreErrorSync(this.k, this.ntb, what, op);
   }
 
   // ---- setup (process context, from the link event) --------------------------------------------
@@ -389,17 +386,10 @@ export const ntbMsiTestModule: ModuleDecl<Kernel, typeof params, MsitModuleState
       probe: (ntb) => probe(k, p, ntb),
       remove: (ntb) => remove(ntb),
     };
-    k.debugfs.createDir(MSI_TEST_NAME);
-    try {
-      await ntbRegisterClient(k, client, mod);
-    } catch (e) {
-      k.debugfs.remove(MSI_TEST_NAME);
-      throw e;
-    }
+    await ntbRegisterClientWithDebugfs(k, client, mod, MSI_TEST_NAME);
     return { client };
   },
   async exit(k, st) {
-    await ntbUnregisterClient(k, st.client);
-    k.debugfs.remove(MSI_TEST_NAME);
+    await ntbUnregisterClientWithDebugfs(k, st.client, MSI_TEST_NAME);
   },
 };

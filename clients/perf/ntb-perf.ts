@@ -64,12 +64,13 @@ import {
   ntbPeerSpadRead,
   ntbPeerSpadWrite,
   ntbPortNumber,
-  ntbRegisterClient,
+  ntbRegisterClientWithDebugfs,
   ntbSetCtx,
   ntbSpadCount,
   ntbSpadRead,
   ntbSpadWrite,
-  ntbUnregisterClient,
+  ntbUnregisterClientWithDebugfs,
+  ntbIgnoreErrorSync,
 } from '../../drivers/ntb';
 
 export const PERF_NAME = 'ntb_perf';
@@ -271,12 +272,7 @@ class PerfCtx {
 
   /** An NTB op whose status ntb_perf discards: a failure is noted at debug level only. */
   ignoring(what: string, op: () => void): void {
-    try {
-      op();
-    } catch (e) {
-      if (!(e instanceof KernelError)) throw e;
-      this.dbg(`${what} failed: ${-e.errno}`);
-    }
+    ntbIgnoreErrorSync(this.k, this.ntb, what, op);
   }
 
   linkIsUp(peer: PerfPeer): boolean {
@@ -858,17 +854,10 @@ export const ntbPerfModule: ModuleDecl<Kernel, typeof params, PerfModuleState> =
       probe: (ntb) => probe(k, p, wq, ntb),
       remove: (ntb) => remove(k, ntb),
     };
-    k.debugfs.createDir(PERF_NAME);
-    try {
-      await ntbRegisterClient(k, client, mod);
-    } catch (e) {
-      k.debugfs.remove(PERF_NAME);
-      throw e;
-    }
+    await ntbRegisterClientWithDebugfs(k, client, mod, PERF_NAME);
     return { client, wq };
   },
   async exit(k, st) {
-    await ntbUnregisterClient(k, st.client);
-    k.debugfs.remove(PERF_NAME);
+    await ntbUnregisterClientWithDebugfs(k, st.client, PERF_NAME);
   },
 };

@@ -42,12 +42,13 @@ import {
   ntbPeerPortNumber,
   ntbPeerSpadWrite,
   ntbPortNumber,
-  ntbRegisterClient,
+  ntbRegisterClientWithDebugfs,
   ntbSetCtx,
   ntbSpadCount,
   ntbSpadIsUnsafe,
   ntbSpadRead,
-  ntbUnregisterClient,
+  ntbUnregisterClientWithDebugfs,
+  ntbIgnoreErrorSync,
 } from '../../drivers/ntb';
 
 export const PINGPONG_NAME = 'ntb_pingpong';
@@ -133,12 +134,7 @@ class PpCtx {
    * only one of the two, for instance): the error is noted at debug level and play goes on.
    */
   ignoring(what: string, op: () => void): void {
-    try {
-      op();
-    } catch (e) {
-      if (!(e instanceof KernelError)) throw e;
-      this.dbg(`${what} failed: ${-e.errno}`);
-    }
+    ntbIgnoreErrorSync(this.k, this.ntb, what, op);
   }
 
   private startTimer(): void {
@@ -301,17 +297,10 @@ export const ntbPingpongModule: ModuleDecl<Kernel, typeof params, PpModuleState>
       probe: (ntb) => probe(k, p, ntb),
       remove: (ntb) => remove(k, ntb),
     };
-    k.debugfs.createDir(PINGPONG_NAME);
-    try {
-      await ntbRegisterClient(k, client, mod);
-    } catch (e) {
-      k.debugfs.remove(PINGPONG_NAME);
-      throw e;
-    }
+    await ntbRegisterClientWithDebugfs(k, client, mod, PINGPONG_NAME);
     return { client };
   },
   async exit(k, st) {
-    await ntbUnregisterClient(k, st.client);
-    k.debugfs.remove(PINGPONG_NAME);
+    await ntbUnregisterClientWithDebugfs(k, st.client, PINGPONG_NAME);
   },
 };

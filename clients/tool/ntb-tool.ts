@@ -52,13 +52,14 @@ import {
   ntbPeerSpadRead,
   ntbPeerSpadWrite,
   ntbPortNumber,
-  ntbRegisterClient,
+  ntbRegisterClientWithDebugfs,
   ntbSetCtx,
   ntbSpadCount,
   ntbSpadIsUnsafe,
   ntbSpadRead,
   ntbSpadWrite,
-  ntbUnregisterClient,
+  ntbUnregisterClientWithDebugfs,
+  ntbIgnoreError,
 } from '../../drivers/ntb';
 import { ksscanf } from './sscanf';
 
@@ -204,12 +205,7 @@ class ToolCtx {
 
   /** An op whose status ntb_tool ignores (teardown paths): a failure is only noted at debug level. */
   async ignoring(what: string, op: () => unknown): Promise<void> {
-    try {
-      await op();
-    } catch (e) {
-      if (!isKernelError(e)) throw e;
-      this.dbg(`${what} failed: ${-e.errno}`);
-    }
+    await ntbIgnoreError(this.k, this.ntb, what, op);
   }
 
   // ---- events --------------------------------------------------------------------------------
@@ -615,17 +611,10 @@ export const ntbToolModule: ModuleDecl<Kernel, {}, ToolModuleState> = {
       probe: (ntb) => probe(k, ntb),
       remove: (ntb) => remove(k, ntb),
     };
-    k.debugfs.createDir(TOOL_NAME);
-    try {
-      await ntbRegisterClient(k, client, mod);
-    } catch (e) {
-      k.debugfs.remove(TOOL_NAME);
-      throw e;
-    }
+    await ntbRegisterClientWithDebugfs(k, client, mod, TOOL_NAME);
     return { client };
   },
   async exit(k, st) {
-    await ntbUnregisterClient(k, st.client);
-    k.debugfs.remove(TOOL_NAME);
+    await ntbUnregisterClientWithDebugfs(k, st.client, TOOL_NAME);
   },
 };

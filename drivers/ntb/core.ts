@@ -11,6 +11,7 @@ import { Bus } from '../../core/base/bus';
 import { Driver } from '../../core/base/driver';
 import { Errno, KernelError } from '../../core/errno';
 import { Kernel } from '../../core/kernel';
+import { LogLevel } from '../../core/printk';
 import { LoadedModule, ModuleDecl } from '../../core/module/module';
 import {
   ENOTCONN,
@@ -178,6 +179,49 @@ export function moduleNtbClient(
       await ntbUnregisterClient(k, client);
     },
   };
+}
+
+/**
+ * Init of a client module with a debugfs directory (ntb_tool, ntb_perf, …): the directory first,
+ * so probes can populate it; removed again if registration fails.
+ */
+export async function ntbRegisterClientWithDebugfs(k: Kernel, client: NtbClient, owner: LoadedModule<any> | undefined, debugfsDir: string): Promise<void> {
+  k.debugfs.createDir(debugfsDir);
+  try {
+    await ntbRegisterClient(k, client, owner);
+  } catch (e) {
+    k.debugfs.remove(debugfsDir);
+    throw e;
+  }
+}
+
+/** The matching exit: unbind every device, then remove the directory recursively. */
+export async function ntbUnregisterClientWithDebugfs(k: Kernel, client: NtbClient, debugfsDir: string): Promise<void> {
+  await ntbUnregisterClient(k, client);
+  k.debugfs.remove(debugfsDir);
+}
+
+/**
+ * An NTB call whose status the kernel client ignores (teardown paths, optional ops): a
+ * KernelError is noted at debug level on the device; anything else is a bug and propagates.
+ */
+export async function ntbIgnoreError(k: Kernel, ntb: NtbDev, what: string, op: () => unknown): Promise<void> {
+  try {
+    await op();
+  } catch (e) {
+    if (!(e instanceof KernelError)) throw e;
+    k.printk.devLog(LogLevel.DEBUG, ntb, `${what} failed: ${-e.errno}`);
+  }
+}
+
+/** ntbIgnoreError for a synchronous call, usable in atomic context (event callbacks). */
+export function ntbIgnoreErrorSync(k: Kernel, ntb: NtbDev, what: string, op: () => void): void {
+  try {
+    op();
+  } catch (e) {
+    if (!(e instanceof KernelError)) throw e;
+    k.printk.devLog(LogLevel.DEBUG, ntb, `${what} failed: ${-e.errno}`);
+  }
 }
 
 // ---- context and events ------------------------------------------------------------------------
