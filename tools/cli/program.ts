@@ -1,8 +1,12 @@
 import { Command, CommanderError, CommandOptions } from 'commander';
 import { bootCommand } from './commands/boot';
+import { ExitStatus, selftestCommand } from './commands/selftest';
 import { addGlobalOptions, errorLine } from './common';
 
-/** Exit codes: 0 success, 1 the simulation failed, 2 bad command line. */
+/**
+ * Exit codes: 0 success, 1 the simulation failed, 2 bad command line; `selftest` exits with the
+ * script's own status.
+ */
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
@@ -10,7 +14,10 @@ export const EXIT_USAGE = 2;
  * Every subcommand, in the order `ntbsim --help` lists them; later subcommands register here. The
  * default one runs when no subcommand is named (`npm start`).
  */
-const commands: Array<{ add: (parent: Command, opts: CommandOptions) => Command; isDefault?: boolean }> = [{ add: bootCommand, isDefault: true }];
+const commands: Array<{ add: (parent: Command, opts: CommandOptions) => Command; isDefault?: boolean }> = [
+  { add: bootCommand, isDefault: true },
+  { add: selftestCommand },
+];
 
 export function buildProgram(): Command {
   const program = new Command('ntbsim')
@@ -34,6 +41,8 @@ export async function runCli(argv: string[]): Promise<number> {
   } catch (e) {
     // Commander has already printed its one-line message (or the help / version text).
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT_USAGE;
+    // The command has printed its output; it ends with a status of its own.
+    if (e instanceof ExitStatus) return e.status;
     process.stderr.write(`ntbsim: error: ${errorLine(e)}\n`);
     return EXIT_FAILURE;
   }
