@@ -65,6 +65,8 @@ const MAX_SETTLE_SPINS = 100_000;
  */
 export class Scheduler {
   now: Nanoseconds = 0;
+  /** CPU time charged to the event being run and not yet shown by `now` (see `charge`). */
+  private eventCharge: Nanoseconds | undefined;
   readonly trace$ = new Subject<TraceRecord>();
   private heap = new EventHeap();
   private seq = 0;
@@ -83,15 +85,38 @@ export class Scheduler {
     return this.heap.size;
   }
 
+  /**
+   * Charge `ns` of CPU time to the event being run (an interrupt handler, a tasklet, a timer and
+   * everything they call synchronously): a cost that a hardware timing profile or a per-frame
+   * software cost assigns. The clock does not jump; everything the handler causes from here on
+   * (the events it schedules: a posted write reaching a device, a tasklet it raises) happens that
+   * much later, so costs add up along causal chains. Process context (tasks) pays for CPU time
+   * explicitly by sleeping (`udelay`, `sleep`); a charge there, or outside the world, is dropped.
+   */
+  charge(ns: Nanoseconds): void {
+    if (this.eventCharge !== undefined && ns > 0) this.eventCharge += ns;
+  }
+
+  /** CPU time charged to the running event and not yet reflected in `now`. */
+  get pendingCharge(): Nanoseconds {
+    return this.eventCharge ?? 0;
+  }
+
+  /** The time as the running code sees it (ktime_get): `now` plus what it has been charged. */
+  get cpuNow(): Nanoseconds {
+    return this.now + (this.eventCharge ?? 0);
+  }
+
   at(time: Nanoseconds, fn: () => void): EventHandle {
-    if (time < this.now) time = this.now;
+    const earliest = this.cpuNow;
+    if (time < earliest) time = earliest;
     const ev: PendingEvent = { time, seq: this.seq++, fn, cancelled: false, cancel: cancelEvent };
     this.heap.push(ev);
     return ev;
   }
 
   after(delay: Nanoseconds, fn: () => void): EventHandle {
-    return this.at(this.now + Math.max(0, delay), fn);
+    return this.at(this.cpuNow + Math.max(0, delay), fn);
   }
 
   /** Emit a trace record (cheap when nobody listens). */
@@ -220,7 +245,12 @@ export class Scheduler {
         if (ev.cancelled) continue;
         this.now = ev.time;
         this.executed++;
-        ev.fn();
+        this.eventCharge = 0;
+        try {
+          ev.fn();
+        } finally {
+          this.eventCharge = undefined;
+        }
       }
     } finally {
       this.looping = false;
