@@ -43,4 +43,23 @@ describe('tools/cli: ntbsim boot --topology switchtec', function () {
     expect(r.status).to.not.equal(0);
     expect(r.stderr).to.match(/1 to 48 partitions/);
   });
+
+  it('boots the example topology files: named hosts, IOMMU per host, module arguments, seed', () => {
+    const r = ntbsim(['boot', '--topology', 'examples/topologies/switchtec-2host.json', '--json']);
+    expect(r.status).to.equal(0, r.stderr);
+    const out = JSON.parse(r.stdout) as { seed: number; hosts: Array<{ name: string; dmesg: string[]; ntbDevices: string[] }> };
+    expect(out.seed).to.equal(7);
+    expect(out.hosts.map((h) => [h.name, h.ntbDevices])).to.deep.equal([
+      ['alpha', ['0000:01:00.1']],
+      ['beta', ['0000:01:00.1']],
+    ]);
+    expect(out.hosts[1].dmesg.some((l) => l.endsWith('DMAR: IOMMU disabled'))).to.equal(true);
+  });
+
+  it('boots without the DMA-alias quirk from a topology file: no proxy-ID aliases on either host', () => {
+    const r = ntbsim(['boot', '--topology', 'examples/topologies/switchtec-no-alias-quirk.json']);
+    expect(r.status).to.equal(0, r.stderr);
+    expect(r.stdout).to.not.match(/Setting Switchtec proxy ID aliases/);
+    expect(r.stdout.match(/NTB device registered/g)).to.have.length(2);
+  });
 });

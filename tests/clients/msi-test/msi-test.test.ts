@@ -299,6 +299,31 @@ describe('clients/msi-test: ntb_msi_test on the two-host Switchtec world', () =>
     expectNoBugs(h0, h1);
   });
 
+  it('uses virtual vectors: 4 irqs on a 4-entry MSI-X table already serving three Switchtec irqs, and they all fire', async () => {
+    const { h0, h1 } = await loaded();
+    await ready(h0, h1);
+    const pdev = h1.kernel.pci.devices.find((d) => d.name === NTB_DEV)!;
+    const irqs = [...(await msiTestIrqs(h1)).keys()];
+    const virtual = irqs.filter((irq) => pdev.msiDescs.find((d) => d.irq === irq)!.isVirtual);
+    expect(virtual).to.have.length(3, 'table entry 3 is the only real one left');
+    for (let i = 0; i < 4; i++) await h0.write(f('peer0/trigger'), `${i}\n`);
+    expect(await occurrences(h1)).to.deep.equal([1, 1, 1, 1]);
+  });
+
+  it('without extra vectors (switchtec nirqs=4) only one irq is available: the peer finds 1 and says so', async () => {
+    const spec = switchtecTopology();
+    spec.modules = { host0: ['switchtec nirqs=4'], host1: ['switchtec nirqs=4'] };
+    const world = await World.create(spec, builtinPlugins());
+    const [h0, h1] = world.hosts;
+    for (const h of world.hosts) await h.modprobe('ntb_msi_test');
+    await ready(h0, h1);
+    expect(await h0.read(f('peer0/count'))).to.equal('1\n');
+    expect(h0.printk.lines()).to.include(`ntb_msi_test ${NTB_DEV}: Found 1 interrupts on peer 0`);
+    await h0.write(f('peer0/trigger'), '0\n');
+    expect(await occurrences(h1, 1)).to.deep.equal([1]);
+    await expectErrno(h0.write(f('peer0/trigger'), '1\n'), Errno.EINVAL);
+  });
+
   it('rmmod releases the irqs and removes the debugfs tree; the peer keeps what it had; reloading publishes again', async () => {
     const { world, h0, h1 } = await loaded();
     await ready(h0, h1);
