@@ -37,6 +37,7 @@ export class HostPlatform {
     readonly sched: Scheduler,
   ) {
     this.mem = new PhysicalMemory(config.ramBytes);
+    this.mem.chargeCpu = (ns) => sched.charge(ns);
     this.apics = new LocalApics(config.cpus);
     this.dmar = config.iommu ? new DmarUnit() : undefined;
     this.rc = new RootComplex(sched, this.mem, this.dmar, this.apics);

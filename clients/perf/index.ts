@@ -1,1 +1,1 @@
-export { ntbPerfModule, PERF_NAME, PERF_VERSION, PERF_MEMCPY_TOIO_PS_PER_BYTE, MAX_CHUNK_ORDER, MAX_THREADS_CNT } from './ntb-perf';
+export { ntbPerfModule, PERF_NAME, PERF_VERSION, MAX_CHUNK_ORDER, MAX_THREADS_CNT } from './ntb-perf';

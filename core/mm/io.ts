@@ -18,34 +18,64 @@ export class IoMem {
   }
 
   ioread8(off: number): number {
+    this.chargeRead();
     return this.mem.read(this.check(off, 1), 1);
   }
   ioread16(off: number): number {
+    this.chargeRead();
     return this.mem.read(this.check(off, 2), 2);
   }
   ioread32(off: number): number {
+    this.chargeRead();
     return this.mem.read(this.check(off, 4), 4);
   }
   ioread64(off: number): bigint {
+    this.chargeRead();
     return this.mem.read64(this.check(off, 8));
   }
   iowrite8(v: number, off: number): void {
+    this.chargeWrite();
     this.mem.write(this.check(off, 1), 1, v);
   }
   iowrite16(v: number, off: number): void {
+    this.chargeWrite();
     this.mem.write(this.check(off, 2), 2, v);
   }
   iowrite32(v: number, off: number): void {
+    this.chargeWrite();
     this.mem.write(this.check(off, 4), 4, v >>> 0);
   }
   iowrite64(v: bigint, off: number): void {
+    this.chargeWrite();
     this.mem.write64(this.check(off, 8), v);
   }
   memcpyToio(off: number, data: Uint8Array): void {
+    this.mem.chargeCpu(this.copyNs(data.length, 'write'));
     this.mem.writeBytes(this.check(off, data.length), data);
   }
   memcpyFromio(off: number, length: number): Uint8Array {
+    this.mem.chargeCpu(this.copyNs(length, 'read'));
     return this.mem.readBytes(this.check(off, length), length);
+  }
+
+  /**
+   * CPU time a copy of `bytes` into (write) or out of (read) this mapping takes, from the device's
+   * timing; memcpy_toio/fromio charge it to the running code (Scheduler.charge).
+   */
+  copyNs(bytes: number, dir: 'read' | 'write'): number {
+    const t = this.mem.timingAt(this.phys);
+    if (!t || bytes <= 0) return 0;
+    return dir === 'write' ? (bytes * 1e9) / t.writeBytesPerSec : t.readRoundTripNs + (bytes * 1e9) / t.readBytesPerSec;
+  }
+
+  private chargeRead(): void {
+    const t = this.mem.timingAt(this.phys);
+    if (t) this.mem.chargeCpu(t.readRoundTripNs);
+  }
+
+  private chargeWrite(): void {
+    const t = this.mem.timingAt(this.phys);
+    if (t) this.mem.chargeCpu(t.postedWriteNs);
   }
   memsetIo(off: number, byte: number, length: number): void {
     this.mem.fill(this.check(off, length), length, byte);

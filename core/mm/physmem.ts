@@ -10,6 +10,20 @@ export interface MmioHandler {
   /** Optional bulk paths (memcpy_toio/fromio, DMA); default: split into dwords/bytes. */
   readBytes?(offset: number, length: number): Uint8Array;
   writeBytes?(offset: number, data: Uint8Array): void;
+  /** What a CPU access to this region costs (from the device's timing profile); free if absent. */
+  timing?: MmioTiming;
+}
+
+/**
+ * The CPU-side cost of accessing a device region, as physical quantities: a non-posted read
+ * stalls the CPU for the round trip; a posted write costs the CPU only its issue time; a bulk copy
+ * (memcpy_toio/fromio) streams at the bandwidth the link and the device sustain.
+ */
+export interface MmioTiming {
+  readRoundTripNs: number;
+  postedWriteNs: number;
+  writeBytesPerSec: number;
+  readBytesPerSec: number;
 }
 
 export interface MmioRegion {
@@ -32,7 +46,18 @@ export class PhysicalMemory {
   private regions: MmioRegion[] = [];
   private lastRegion?: MmioRegion;
 
+  /**
+   * Where CPU costs of MMIO accesses go (the scheduler's `charge`, set by the platform); an
+   * address space without a CPU (tests of device models) charges nothing.
+   */
+  chargeCpu: (ns: number) => void = () => undefined;
+
   constructor(readonly ramBytes: number) {}
+
+  /** The timing of the device region at `addr` (undefined for RAM and free regions). */
+  timingAt(addr: number): MmioTiming | undefined {
+    return this.regionAt(addr)?.handler.timing;
+  }
 
   addRegion(base: number, size: number, name: string, handler: MmioHandler): MmioRegion {
     for (const r of this.regions) {

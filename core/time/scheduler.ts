@@ -67,6 +67,8 @@ export class Scheduler {
   now: Nanoseconds = 0;
   /** CPU time charged to the event being run and not yet shown by `now` (see `charge`). */
   private eventCharge: Nanoseconds | undefined;
+  /** CPU time charged by the running task since its last wait (paid by its next wait). */
+  private taskDebt: Nanoseconds = 0;
   readonly trace$ = new Subject<TraceRecord>();
   private heap = new EventHeap();
   private seq = 0;
@@ -86,15 +88,19 @@ export class Scheduler {
   }
 
   /**
-   * Charge `ns` of CPU time to the event being run (an interrupt handler, a tasklet, a timer and
-   * everything they call synchronously): a cost that a hardware timing profile or a per-frame
-   * software cost assigns. The clock does not jump; everything the handler causes from here on
-   * (the events it schedules: a posted write reaching a device, a tasklet it raises) happens that
-   * much later, so costs add up along causal chains. Process context (tasks) pays for CPU time
-   * explicitly by sleeping (`udelay`, `sleep`); a charge there, or outside the world, is dropped.
+   * Charge `ns` of CPU time to the code running now: a cost that a hardware timing profile (an
+   * MMIO read round trip, a copy into a window) or a per-frame software cost assigns.
+   * - In an event (an interrupt handler, a tasklet, a timer and all they call synchronously) the
+   *   clock does not jump; everything the handler causes afterwards (the events it schedules, a
+   *   task it wakes or starts) happens that much later, so costs add up along causal chains.
+   * - In a task (process context) the time is paid at the task's next wait: it first sleeps off
+   *   what it was charged since its previous wait, as a CPU stalled on its accesses would.
+   *   (A task stretch that ends without waiting, e.g. by returning, leaves its charge unpaid.)
    */
   charge(ns: Nanoseconds): void {
-    if (this.eventCharge !== undefined && ns > 0) this.eventCharge += ns;
+    if (!(ns > 0)) return;
+    if (this.eventCharge !== undefined) this.eventCharge += ns;
+    else this.taskDebt += ns;
   }
 
   /** CPU time charged to the running event and not yet reflected in `now`. */
@@ -110,6 +116,8 @@ export class Scheduler {
   at(time: Nanoseconds, fn: () => void): EventHandle {
     const earliest = this.cpuNow;
     if (time < earliest) time = earliest;
+    // Charges may be fractional (bytes / bandwidth); the clock stays on whole nanoseconds.
+    time = Math.ceil(time);
     const ev: PendingEvent = { time, seq: this.seq++, fn, cancelled: false, cancel: cancelEvent };
     this.heap.push(ev);
     return ev;
@@ -132,23 +140,36 @@ export class Scheduler {
   /** Start a process-context task now; its code runs until its first wait, right away. */
   spawn<T>(name: string, fn: () => Promise<T> | T): Task<T> {
     const task = new Task<T>(name);
-    this.runnable++;
-    let p: Promise<T>;
-    try {
-      p = Promise.resolve(fn());
-    } catch (e) {
-      p = Promise.reject(e);
-    }
-    p.then(
-      (r) => {
-        this.runnable--;
-        task.finish(r, undefined);
-      },
-      (e) => {
-        this.runnable--;
-        task.finish(undefined, e);
-      },
-    );
+    const start = () => {
+      this.runnable++;
+      // Task code is process context: its first stretch must not run on the event's CPU charge.
+      const outer = this.eventCharge;
+      const outerDebt = this.taskDebt;
+      this.eventCharge = undefined;
+      this.taskDebt = 0;
+      let p: Promise<T>;
+      try {
+        p = Promise.resolve(fn());
+      } catch (e) {
+        p = Promise.reject(e);
+      } finally {
+        this.eventCharge = outer;
+        this.taskDebt = outerDebt;
+      }
+      p.then(
+        (r) => {
+          this.runnable--;
+          task.finish(r, undefined);
+        },
+        (e) => {
+          this.runnable--;
+          task.finish(undefined, e);
+        },
+      );
+    };
+    // Started by a handler that is still busy: the task begins once that CPU time has passed.
+    if (this.pendingCharge > 0) this.after(0, start);
+    else start();
     return task;
   }
 
@@ -157,15 +178,26 @@ export class Scheduler {
    * task). This is the only way process-context code may wait.
    */
   block<T = void>(register: (wake: (value: T) => void) => void): Promise<T> {
+    // CPU time the task was charged since its last wait is spent first: only then does it look
+    // at what it waits for.
+    const debt = this.eventCharge === undefined ? this.taskDebt : 0;
+    this.taskDebt = 0;
     return new Promise<T>((resolve) => {
       let woken = false;
       this.runnable--;
-      register((value: T) => {
+      const wake = (value: T) => {
         if (woken) return;
         woken = true;
-        this.runnable++;
-        resolve(value);
-      });
+        const resume = () => {
+          this.runnable++;
+          resolve(value);
+        };
+        // Woken by a handler that has been charged CPU time: the task runs after that time.
+        if (this.pendingCharge > 0) this.after(0, resume);
+        else resume();
+      };
+      if (debt > 0) this.at(this.now + debt, () => register(wake));
+      else register(wake);
     });
   }
 
@@ -246,6 +278,7 @@ export class Scheduler {
         this.now = ev.time;
         this.executed++;
         this.eventCharge = 0;
+        this.taskDebt = 0; // whatever a finished task left unpaid is not this event's
         try {
           ev.fn();
         } finally {

@@ -8,6 +8,7 @@ import { Scheduler } from '../../../core/time/scheduler';
 import { msecs, Nanoseconds } from '../../../core/time/units';
 import * as G from '../switchtec-regs';
 import { NTB_CFG_ERR } from './cfg-errors';
+import { ntEndpointMmioTiming, SWITCHTEC_GEN3_TIMING, SwitchtecTimingProfile } from './timing';
 
 export interface WindowBarConfig {
   /** BAR index (2 or 4; 64-bit prefetchable, so index+1 is the upper half). */
@@ -42,6 +43,8 @@ export interface SwitchtecOptions {
   /** PCIe link of each NT endpoint (Link Status speed code / width). */
   linkSpeed: number;
   linkWidth: number;
+  /** What CPU accesses to the switch cost (defaults: `switchtec-gen3`, docs/timing.md). */
+  timing: SwitchtecTimingProfile;
   /** Hook for tools/tests: called once with the built switch. */
   onBuild?: (sw: SwitchtecSwitch) => void;
 }
@@ -59,6 +62,7 @@ export const DEFAULT_SWITCHTEC_OPTIONS: SwitchtecOptions = {
   mrpcLatencyNs: msecs(1),
   linkSpeed: 3,
   linkWidth: 8,
+  timing: SWITCHTEC_GEN3_TIMING,
 };
 
 /** Where the NT endpoint's MSI-X table and PBA live: the top 64 KiB of the GAS (unused by Linux). */
@@ -463,6 +467,12 @@ export class SwitchtecSwitch {
     return { up: dst.upstream, rid: requesterId(dst.bus, proxy), addr: t.addr };
   }
 
+  /** The CPU cost of an access to an NT endpoint's BARs, from the link and the timing profile. */
+  get mmioTiming() {
+    const o = this.options;
+    return ntEndpointMmioTiming(o.timing, o.linkSpeed, o.linkWidth);
+  }
+
   windowHandler(s: number, bar: number): MmioHandler {
     const write = (off: number, data: Uint8Array): void => {
       const r = this.route(s, bar, off);
@@ -484,6 +494,7 @@ export class SwitchtecSwitch {
       return r.up.memRead(r.rid, r.addr, length);
     };
     return {
+      timing: this.mmioTiming,
       read: (off, size) => {
         const b = read(off, size);
         let v = 0;
@@ -593,6 +604,7 @@ export class SwitchtecSwitch {
   /** BAR0 of partition `view`'s NT endpoint: the shared GAS seen from that partition. */
   gasView(view: number): MmioHandler {
     return {
+      timing: this.mmioTiming,
       read: (off, size) => {
         const d = this.gasRead32(view, off & ~3);
         const sh = 8 * (off & 3);

@@ -27,7 +27,7 @@ describe('core/time: CPU time charged to event handlers', () => {
     ]);
   });
 
-  it('starts every event with a clean slate and drops charges outside events (process context sleeps instead)', async () => {
+  it('starts every event with a clean slate; a task pays its charges at its next wait; outside the world they are dropped', async () => {
     const s = new Scheduler();
     const seen: number[] = [];
     s.charge(usecs(100));
@@ -37,12 +37,39 @@ describe('core/time: CPU time charged to event handlers', () => {
       s.after(0, () => seen.push(s.now));
     });
     await s.runTask('task', async () => {
-      s.charge(usecs(7));
-      expect(s.pendingCharge).to.equal(0);
+      s.charge(usecs(7)); // e.g. MMIO reads in a probe
+      expect(s.pendingCharge).to.equal(0, 'not an event charge');
       await s.sleep(usecs(3));
       seen.push(s.now);
     });
     await s.runUntilIdle();
-    expect(seen).to.deep.equal([usecs(2), usecs(3)]);
+    expect(seen).to.deep.equal([usecs(2), usecs(10)]);
+  });
+
+  it('runs a task that a busy handler wakes or starts only after the handler`s CPU time', async () => {
+    const s = new Scheduler();
+    const seen: Array<[string, number]> = [];
+    let wakeIt: (() => void) | undefined;
+    s.spawn('waiter', async () => {
+      await s.block<void>((wake) => (wakeIt = wake));
+      seen.push(['woken task runs', s.now]);
+    });
+    s.at(usecs(10), () => {
+      s.charge(usecs(4));
+      wakeIt!();
+      s.spawn('started', async () => {
+        seen.push(['started task runs', s.now]);
+        s.charge(usecs(3)); // paid before its sleep starts
+        await s.sleep(usecs(1));
+        seen.push(['after its sleep', s.now]);
+      });
+    });
+    await s.runUntilIdle();
+    expect(seen).to.deep.equal([
+      ['woken task runs', usecs(14)],
+      ['started task runs', usecs(14)],
+      ['after its sleep', usecs(18)],
+    ]);
   });
 });
+
