@@ -69,6 +69,8 @@ export class Scheduler {
   private eventCharge: Nanoseconds | undefined;
   /** CPU time charged by the running task since its last wait (paid by its next wait). */
   private taskDebt: Nanoseconds = 0;
+  /** A task's first stretch is running inside `spawn`. */
+  private startingTask = false;
   readonly trace$ = new Subject<TraceRecord>();
   private heap = new EventHeap();
   private seq = 0;
@@ -94,23 +96,25 @@ export class Scheduler {
    *   clock does not jump; everything the handler causes afterwards (the events it schedules, a
    *   task it wakes or starts) happens that much later, so costs add up along causal chains.
    * - In a task (process context) the time is paid at the task's next wait: it first sleeps off
-   *   what it was charged since its previous wait, as a CPU stalled on its accesses would.
-   *   (A task stretch that ends without waiting, e.g. by returning, leaves its charge unpaid.)
+   *   what it was charged since its previous wait, as a CPU stalled on its accesses would; what
+   *   it causes before that wait is delayed like an event's. (A task stretch that ends without
+   *   waiting, e.g. by returning, leaves its charge unpaid.)
    */
   charge(ns: Nanoseconds): void {
     if (!(ns > 0)) return;
     if (this.eventCharge !== undefined) this.eventCharge += ns;
-    else this.taskDebt += ns;
+    // Task code runs while the world runs (or in its first stretch, started from outside).
+    else if (this.looping || this.startingTask) this.taskDebt += ns;
   }
 
-  /** CPU time charged to the running event and not yet reflected in `now`. */
+  /** CPU time charged to the running code (event or task) and not yet reflected in `now`. */
   get pendingCharge(): Nanoseconds {
-    return this.eventCharge ?? 0;
+    return this.eventCharge ?? this.taskDebt;
   }
 
   /** The time as the running code sees it (ktime_get): `now` plus what it has been charged. */
   get cpuNow(): Nanoseconds {
-    return this.now + (this.eventCharge ?? 0);
+    return this.now + this.pendingCharge;
   }
 
   at(time: Nanoseconds, fn: () => void): EventHandle {
@@ -145,8 +149,10 @@ export class Scheduler {
       // Task code is process context: its first stretch must not run on the event's CPU charge.
       const outer = this.eventCharge;
       const outerDebt = this.taskDebt;
+      const outerStarting = this.startingTask;
       this.eventCharge = undefined;
       this.taskDebt = 0;
+      this.startingTask = true;
       let p: Promise<T>;
       try {
         p = Promise.resolve(fn());
@@ -155,6 +161,7 @@ export class Scheduler {
       } finally {
         this.eventCharge = outer;
         this.taskDebt = outerDebt;
+        this.startingTask = outerStarting;
       }
       p.then(
         (r) => {
@@ -287,6 +294,7 @@ export class Scheduler {
       }
     } finally {
       this.looping = false;
+      this.taskDebt = 0;
     }
   }
 
