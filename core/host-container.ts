@@ -13,6 +13,7 @@ import { PciMsiDomain } from './irq/msi-domain';
 import { Kernel } from './kernel';
 import { ModuleLoader } from './module/loader';
 import { PageAllocator } from './mm/page-alloc';
+import { NetCore } from './net/net-core';
 import { PciCore } from './pci/pci-core';
 import { PciMsi } from './pci/msi';
 import { HostPlatform } from './platform';
@@ -61,6 +62,7 @@ export function registerHostServices(c: DependencyContainer, config: HostConfig,
   once(PciMsi, (c) => new PciMsi(c.resolve(PciCore), c.resolve(PciMsiDomain), c.resolve(Printk), config.cmdline.includes('pci=nomsi')));
   once(PageAllocator, () => new PageAllocator(platform.mem));
   once(DmaApi, (c) => new DmaApi(platform.mem, c.resolve(PageAllocator), c.resolve<IntelIommu | undefined>(INTEL_IOMMU), config.directDmaAlign));
+  once(NetCore, (c) => new NetCore(c.resolve(Scheduler), c.resolve(Jiffies), c.resolve(PseudoFs), c.resolve(Printk), c.resolve(HOST_PRNG)));
   once(Kernel, (c) =>
     new Kernel({
       config,
@@ -79,6 +81,7 @@ export function registerHostServices(c: DependencyContainer, config: HostConfig,
       pciMsi: c.resolve(PciMsi),
       pages: c.resolve(PageAllocator),
       dma: c.resolve(DmaApi),
+      net: c.resolve(NetCore),
       iommu: c.resolve<IntelIommu | undefined>(INTEL_IOMMU),
       irqRemapping: c.resolve<IrqRemapping | undefined>(IRQ_REMAPPING),
     }),

@@ -11,6 +11,7 @@ import { PciMsiDomain } from './irq/msi-domain';
 import { ModuleLoader } from './module/loader';
 import { LoadedModule } from './module/module';
 import { PageAllocator } from './mm/page-alloc';
+import { NetCore } from './net/net-core';
 import { PciCore } from './pci/pci-core';
 import { PciMsi } from './pci/msi';
 import { HostPlatform } from './platform';
@@ -41,6 +42,7 @@ export interface KernelParts {
   pciMsi: PciMsi;
   pages: PageAllocator;
   dma: DmaApi;
+  net: NetCore;
   iommu?: IntelIommu;
   irqRemapping?: IrqRemapping;
 }
@@ -67,6 +69,8 @@ export class Kernel implements KernelParts {
   readonly pciMsi!: PciMsi;
   readonly pages!: PageAllocator;
   readonly dma!: DmaApi;
+  /** The networking core (net_device, skbs, netif_rx, dev_queue_xmit). */
+  readonly net!: NetCore;
   readonly iommu?: IntelIommu;
   readonly irqRemapping?: IrqRemapping;
   /** system_wq. */

@@ -63,11 +63,14 @@ export class DriverCore {
     }
   }
 
-  /** device_del: unbind, remove from the bus and from sysfs (children first). */
+  /**
+   * device_del: unbind first (the driver's remove tears down the devices it created below this
+   * one, as Linux drivers do), then remove what children are left, then the device itself.
+   */
   async deviceDel(dev: Device): Promise<void> {
     if (!dev.registered) return;
-    for (const child of [...dev.children].reverse()) await this.deviceDel(child);
     await this.unbind(dev);
+    for (const child of [...dev.children].reverse()) await this.deviceDel(child);
     if (dev.bus) {
       const st = this.state(dev.bus);
       st.devices.splice(st.devices.indexOf(dev), 1);

@@ -562,7 +562,10 @@ export class SwitchtecSwitch {
         m.msg = value >>> 0;
         m.src = x;
         m.status = 1;
-        if (!was && m.mask === 1) this.signal(q, 1n << BigInt(G.DBMSG_MSG_DB_SHIFT + i));
+        // Every arrival is an interrupt event, also into a register whose status is still set
+        // (an earlier message signalled before the driver mapped its message vector would
+        // otherwise silence the register for good).
+        if (m.mask === 1) this.signal(q, 1n << BigInt(G.DBMSG_MSG_DB_SHIFT + i));
       }
     }
   }
