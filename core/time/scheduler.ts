@@ -118,10 +118,13 @@ export class Scheduler {
   }
 
   at(time: Nanoseconds, fn: () => void): EventHandle {
-    const earliest = this.cpuNow;
-    if (time < earliest) time = earliest;
-    // Charges may be fractional (bytes / bandwidth); the clock stays on whole nanoseconds.
-    time = Math.ceil(time);
+    const charge = this.eventCharge ?? this.taskDebt;
+    if (charge === 0) {
+      if (time < this.now) time = this.now;
+    } else {
+      // Charges may be fractional (bytes / bandwidth); the clock stays on whole nanoseconds.
+      time = Math.ceil(Math.max(time, this.now + charge));
+    }
     const ev: PendingEvent = { time, seq: this.seq++, fn, cancelled: false, cancel: cancelEvent };
     this.heap.push(ev);
     return ev;
@@ -286,14 +289,12 @@ export class Scheduler {
         this.executed++;
         this.eventCharge = 0;
         this.taskDebt = 0; // whatever a finished task left unpaid is not this event's
-        try {
-          ev.fn();
-        } finally {
-          this.eventCharge = undefined;
-        }
+        ev.fn();
+        this.eventCharge = undefined;
       }
     } finally {
       this.looping = false;
+      this.eventCharge = undefined;
       this.taskDebt = 0;
     }
   }
