@@ -27,6 +27,7 @@ import { LogLevel } from '../../core/printk';
 import { Completion, WaitQueue } from '../../core/time/wait';
 import { Workqueue, WorkStruct } from '../../core/time/workqueue';
 import { NSEC_PER_USEC } from '../../core/time/units';
+import { directMapAddr, ioremapAddr } from '../../core/mm/layout';
 import {
   NtbClient,
   NtbDev,
@@ -128,8 +129,6 @@ const lower32 = (v: number) => v % U32;
 const upper32 = (v: number) => Math.floor(v / U32);
 
 /* Kernel virtual addresses as 0x%pK may show them (x86-64 vmalloc/ioremap and direct-map bases). */
-const IOREMAP_BASE = 0xffffc90000000000n;
-const DIRECT_MAP_BASE = 0xffff888000000000n;
 function pK(v: bigint): string {
   return BigInt.asUintN(64, v).toString(16).padStart(16, '0');
 }
@@ -747,7 +746,7 @@ class PerfCtx {
     for (const peer of this.peers) {
       out += `Port ${ntbPeerPortNumber(this.ntb, peer.pidx)} (${peer.pidx}), Global index ${peer.gidx}:\n`;
       out += `\tLink status: ${peer.testBit(PerfCmd.STS_LNKUP) ? 'up' : 'down'}\n`;
-      out += `\tOut buffer addr 0x${pK(peer.outbuf ? IOREMAP_BASE + BigInt(peer.outPhysAddr) : 0n)}\n`;
+      out += `\tOut buffer addr 0x${pK(peer.outbuf ? ioremapAddr(peer.outPhysAddr) : 0n)}\n`;
       out += `\tOut buff phys addr ${physAddr(peer.outPhysAddr)}\n`;
       out += `\tOut buffer size ${physAddr(peer.outbufSize)}\n`;
       out += `\tOut buffer xlat ${hexPad(peer.outbufXlat, 16)}[p]\n`;
@@ -755,7 +754,7 @@ class PerfCtx {
         out += '\tIn buffer addr: unallocated\n';
         continue;
       }
-      out += `\tIn buffer addr 0x${pK(DIRECT_MAP_BASE + BigInt(peer.inbuf.cpu.phys))}\n`;
+      out += `\tIn buffer addr 0x${pK(directMapAddr(peer.inbuf.cpu.phys))}\n`;
       out += `\tIn buffer size ${physAddr(peer.inbufSize)}\n`;
       out += `\tIn buffer xlat ${physAddr(peer.inbufXlat)}[p]\n`;
     }

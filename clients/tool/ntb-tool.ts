@@ -20,6 +20,7 @@ import { IoMem } from '../../core/mm/io';
 import { LoadedModule, ModuleDecl } from '../../core/module/module';
 import { LogLevel } from '../../core/printk';
 import { WaitQueue } from '../../core/time/wait';
+import { directMapAddr, ioremapAddr } from '../../core/mm/layout';
 import {
   NtbClient,
   NtbDev,
@@ -72,8 +73,6 @@ const TOOL_BUF_LEN = 32;
 const TRANS_BUF_LEN = 512;
 
 /** Where %pK of a direct-mapped buffer / an ioremap()ed range would point on x86-64. */
-const DIRECT_MAP_BASE = 0xffff_8880_0000_0000n;
-const VMALLOC_BASE = 0xffff_c900_0000_0000n;
 
 const latin1 = new TextDecoder('latin1');
 const encoder = new TextEncoder();
@@ -346,7 +345,7 @@ class ToolCtx {
 
   inMwReport(mw: InMw): string {
     const align = ntbMwGetAlign(this.ntb, mw.pidx, mw.widx);
-    const vaddr = mw.buf ? DIRECT_MAP_BASE + BigInt(mw.buf.cpu.phys) : 0n;
+    const vaddr = mw.buf ? directMapAddr(mw.buf.cpu.phys) : 0n;
     const line = (label: string, value: string) => `${label.padEnd(15)}\t${value}\n`;
     return (
       line('Inbound MW', String(mw.widx)) +
@@ -362,7 +361,7 @@ class ToolCtx {
 
   outMwReport(mw: OutMw): string {
     const map = ntbPeerMwGetAddr(this.ntb, mw.widx);
-    const vaddr = mw.io ? VMALLOC_BASE + BigInt(mw.io.phys) : 0n;
+    const vaddr = mw.io ? ioremapAddr(mw.io.phys) : 0n;
     const line = (label: string, value: string) => `${label.padEnd(20)}\t${value}\n`;
     const port = mw.io ? `${cInt(() => ntbPeerPortNumber(this.ntb, mw.pidx))} (${mw.pidx})` : '-1 (-1)';
     return (

@@ -44,11 +44,11 @@ import {
   ntbSpadIsUnsafe,
   ntbSpadRead,
   ntbSpadWrite,
+  ntbIgnoreErrorSync,
 } from '../../drivers/ntb';
 import { MAX_QPS, NTB_LINK_DOWN_TIMEOUT, NTB_TRANSPORT_MIN_SPADS, NTB_TRANSPORT_NAME, NTB_TRANSPORT_VERSION, NtbQueueHandlers, Spad, TransportParams, U32 } from './defs';
 import { NtbTransportQp } from './qp';
 import type { TransportKernelState } from './state';
-import { ignoring } from './util';
 
 const PIDX = 0;
 
@@ -189,7 +189,7 @@ export class TransportCtx {
     if (nt.useMsi) {
       qpCount -= 1;
       nt.msiDbMask = 1n << BigInt(qpCount);
-      ignoring(k, ndev, 'db_clear_mask', () => ntbDbClearMask(ndev, nt.msiDbMask));
+      ntbIgnoreErrorSync(k, ndev, 'db_clear_mask', () => ntbDbClearMask(ndev, nt.msiDbMask));
     }
     if (p.max_num_clients && p.max_num_clients < qpCount) qpCount = p.max_num_clients;
     else if (nt.mwCount < qpCount) qpCount = nt.mwCount;
@@ -251,7 +251,7 @@ export class TransportCtx {
     if (this.removed) return;
     this.log(LogLevel.DEBUG, 'MSI descriptors changed');
     for (const qp of this.qpVec) qp.setupQpMsi();
-    ignoring(this.k, this.ndev, 'peer_db_set', () => ntbPeerDbSet(this.ndev, this.msiDbMask));
+    ntbIgnoreErrorSync(this.k, this.ndev, 'peer_db_set', () => ntbPeerDbSet(this.ndev, this.msiDbMask));
   }
 
   /** ntb_transport_msi_peer_desc_changed */
@@ -367,7 +367,7 @@ export class TransportCtx {
   private async handshake(): Promise<void> {
     const ndev = this.ndev;
     const k = this.k;
-    const peerWrite = (spad: number, val: number) => ignoring(k, ndev, 'peer_spad_write', () => ntbPeerSpadWrite(ndev, PIDX, spad, val));
+    const peerWrite = (spad: number, val: number) => ntbIgnoreErrorSync(k, ndev, 'peer_spad_write', () => ntbPeerSpadWrite(ndev, PIDX, spad, val));
 
     if (this.useMsi) {
       try {
@@ -442,7 +442,7 @@ export class TransportCtx {
     for (let i = 0; i < this.mwCount; i++) await this.freeMw(i);
     // Scratchpads keep their values when the peer goes: start from zero next time.
     const count = ntbSpadCount(this.ndev);
-    for (let i = 0; i < count; i++) ignoring(this.k, this.ndev, 'spad_write', () => ntbSpadWrite(this.ndev, i, 0));
+    for (let i = 0; i < count; i++) ntbIgnoreErrorSync(this.k, this.ndev, 'spad_write', () => ntbSpadWrite(this.ndev, i, 0));
   }
 
   // ---- removal ----------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import { LogLevel } from '../../core/printk';
 import type { Task } from '../../core/time/scheduler';
 import type { WaitQueue } from '../../core/time/wait';
 import { DelayedWork, WorkStruct } from '../../core/time/workqueue';
+import { directMapAddr, ioremapAddr } from '../../core/mm/layout';
 import {
   NtbDev,
   NtbMsiDesc,
@@ -35,6 +36,7 @@ import {
   ntbSpadCount,
   ntbSpadRead,
   ntbSpadWrite,
+  ntbIgnoreErrorSync,
 } from '../../drivers/ntb';
 import type { TransportCtx } from './ctx';
 import {
@@ -53,7 +55,7 @@ import {
   spadBit,
   U32,
 } from './defs';
-import { DIRECT_MAP_BASE, hashedPointer, ignoring, IOREMAP_BASE, Tasklet } from './util';
+import { hashedPointer, Tasklet } from './util';
 
 const PIDX = 0;
 
@@ -296,7 +298,7 @@ export class NtbTransportQp {
     const nt = this.transport;
     if (!nt.linkIsUp) this.k.bugs.push({ where: `ntb_qp_link_work qp${this.qpNum}`, error: new Error('WARN_ON(!nt->link_is_up)') });
     const val = ntbSpadRead(this.ndev, Spad.QP_LINKS) >>> 0;
-    ignoring(this.k, this.ndev, 'peer_spad_write', () => ntbPeerSpadWrite(this.ndev, PIDX, Spad.QP_LINKS, (val | spadBit(this.qpNum)) >>> 0));
+    ntbIgnoreErrorSync(this.k, this.ndev, 'peer_spad_write', () => ntbPeerSpadWrite(this.ndev, PIDX, Spad.QP_LINKS, (val | spadBit(this.qpNum)) >>> 0));
     if (this.debugOn && nt.qpLinkRatelimit.allow()) this.log(LogLevel.DEBUG, `Remote QP link status = ${val.toString(16)}`);
     if ((val & spadBit(this.qpNum)) !== 0) {
       this.log(LogLevel.INFO, `qp ${this.qpNum}: Link Up`);
@@ -319,7 +321,7 @@ export class NtbTransportQp {
   async linkDown(): Promise<void> {
     this.clientReady = false;
     const val = ntbSpadRead(this.ndev, Spad.QP_LINKS) >>> 0;
-    ignoring(this.k, this.ndev, 'peer_spad_write', () => ntbPeerSpadWrite(this.ndev, PIDX, Spad.QP_LINKS, (val & ~spadBit(this.qpNum)) >>> 0));
+    ntbIgnoreErrorSync(this.k, this.ndev, 'peer_spad_write', () => ntbPeerSpadWrite(this.ndev, PIDX, Spad.QP_LINKS, (val & ~spadBit(this.qpNum)) >>> 0));
     if (this.linkIsUp) await this.sendLinkDown();
     else await this.k.systemWq.cancelWorkSync(this.linkWork);
   }
@@ -598,8 +600,8 @@ export class NtbTransportQp {
       }
       return;
     }
-    ignoring(this.k, this.ndev, 'spad_write', () => ntbSpadWrite(this.ndev, spad, 0));
-    ignoring(this.k, this.ndev, 'spad_write', () => ntbSpadWrite(this.ndev, spad + 1, 0));
+    ntbIgnoreErrorSync(this.k, this.ndev, 'spad_write', () => ntbSpadWrite(this.ndev, spad, 0));
+    ntbIgnoreErrorSync(this.k, this.ndev, 'spad_write', () => ntbSpadWrite(this.ndev, spad + 1, 0));
 
     if (!this.msiIrq) {
       try {
@@ -664,8 +666,8 @@ export class NtbTransportQp {
     this.rxAllocEntry = NTB_QP_DEF_NUM_ENTRIES;
     for (let i = 0; i < this.txMaxEntry; i++) this.txFree.push(newEntry());
 
-    ignoring(this.k, this.ndev, 'db_clear', () => ntbDbClear(this.ndev, this.qpBit));
-    ignoring(this.k, this.ndev, 'db_clear_mask', () => ntbDbClearMask(this.ndev, this.qpBit));
+    ntbIgnoreErrorSync(this.k, this.ndev, 'db_clear', () => ntbDbClear(this.ndev, this.qpBit));
+    ntbIgnoreErrorSync(this.k, this.ndev, 'db_clear_mask', () => ntbDbClearMask(this.ndev, this.qpBit));
     this.log(LogLevel.INFO, `NTB Transport QP ${this.qpNum} created`);
   }
 
@@ -702,7 +704,7 @@ export class NtbTransportQp {
   async free(): Promise<void> {
     this.active = false;
     await this.stopTxCopyThread();
-    ignoring(this.k, this.ndev, 'db_set_mask', () => ntbDbSetMask(this.ndev, this.qpBit));
+    ntbIgnoreErrorSync(this.k, this.ndev, 'db_set_mask', () => ntbDbSetMask(this.ndev, this.qpBit));
     await this.rxTasklet.kill();
     await this.k.systemWq.cancelWorkSync(this.linkWork);
 
@@ -765,10 +767,10 @@ export class NtbTransportQp {
 
   /** The kernel addresses `rx_buff` and `tx_mw` would have (printed hashed, as %p does). */
   get rxBuffAddr(): bigint {
-    return this.rxMem ? DIRECT_MAP_BASE + BigInt(this.rxMem.phys + this.rxBuffOff) : 0n;
+    return this.rxMem ? directMapAddr(this.rxMem.phys + this.rxBuffOff) : 0n;
   }
 
   get txMwAddr(): bigint {
-    return this.txMw ? IOREMAP_BASE + BigInt(this.txMwPhys) : 0n;
+    return this.txMw ? ioremapAddr(this.txMwPhys) : 0n;
   }
 }

@@ -1,6 +1,4 @@
-import { KernelError } from '../../core/errno';
 import type { Kernel } from '../../core/kernel';
-import { LogLevel, PrintkDevice } from '../../core/printk';
 import type { WaitQueue } from '../../core/time/wait';
 
 /**
@@ -43,22 +41,7 @@ export class Tasklet {
   }
 }
 
-/**
- * A call whose int status the C code ignores: a KernelError is noted at debug level only (any
- * other exception is a bug and propagates).
- */
-export function ignoring(k: Kernel, dev: PrintkDevice, what: string, op: () => void): void {
-  try {
-    op();
-  } catch (e) {
-    if (!(e instanceof KernelError)) throw e;
-    k.printk.devLog(LogLevel.DEBUG, dev, `${what} failed: -${e.errno}`);
-  }
-}
 
-/** Where a dma_alloc_coherent buffer / an ioremap()ed range would sit in x86-64 kernel space. */
-export const DIRECT_MAP_BASE = 0xffff_8880_0000_0000n;
-export const IOREMAP_BASE = 0xffff_c900_0000_0000n;
 
 /**
  * `%p` of a kernel pointer on a 64-bit kernel: NULL prints as 16 zeros; anything else as a keyed

@@ -11,7 +11,7 @@ import { Bus } from '../../core/base/bus';
 import { Driver } from '../../core/base/driver';
 import { Errno, KernelError } from '../../core/errno';
 import { Kernel } from '../../core/kernel';
-import { LogLevel } from '../../core/printk';
+import { LogLevel, PrintkDevice } from '../../core/printk';
 import { LoadedModule, ModuleDecl } from '../../core/module/module';
 import {
   ENOTCONN,
@@ -203,24 +203,25 @@ export async function ntbUnregisterClientWithDebugfs(k: Kernel, client: NtbClien
 
 /**
  * An NTB call whose status the kernel client ignores (teardown paths, optional ops): a
- * KernelError is noted at debug level on the device; anything else is a bug and propagates.
+ * KernelError is noted at debug level on the device (the NTB device or a client's own); anything
+ * else is a bug and propagates.
  */
-export async function ntbIgnoreError(k: Kernel, ntb: NtbDev, what: string, op: () => unknown): Promise<void> {
+export async function ntbIgnoreError(k: Kernel, dev: PrintkDevice, what: string, op: () => unknown): Promise<void> {
   try {
     await op();
   } catch (e) {
     if (!(e instanceof KernelError)) throw e;
-    k.printk.devLog(LogLevel.DEBUG, ntb, `${what} failed: ${-e.errno}`);
+    k.printk.devLog(LogLevel.DEBUG, dev, `${what} failed: ${-e.errno}`);
   }
 }
 
 /** ntbIgnoreError for a synchronous call, usable in atomic context (event callbacks). */
-export function ntbIgnoreErrorSync(k: Kernel, ntb: NtbDev, what: string, op: () => void): void {
+export function ntbIgnoreErrorSync(k: Kernel, dev: PrintkDevice, what: string, op: () => void): void {
   try {
     op();
   } catch (e) {
     if (!(e instanceof KernelError)) throw e;
-    k.printk.devLog(LogLevel.DEBUG, ntb, `${what} failed: ${-e.errno}`);
+    k.printk.devLog(LogLevel.DEBUG, dev, `${what} failed: ${-e.errno}`);
   }
 }
 
