@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawnSync, SpawnSyncReturns } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
@@ -49,12 +49,28 @@ describe('tools/cli: ntbsim', function () {
     expect((JSON.parse(a.stdout) as BootJson).seed).to.equal(7);
   });
 
-  it('boots the default world with no arguments, as text with a header, dmesg and lspci per host', () => {
-    const r = ntbsim([]);
+  it('boot without options boots the default world, as text with a header, dmesg and lspci per host', () => {
+    const r = ntbsim(['boot']);
     expect(r.status).to.equal(0);
     expect(r.stdout).to.match(/^=== host0: 4 CPUs, IOMMU on, interrupt remapping on ===$/m);
     expect(r.stdout).to.match(/^=== host1: /m);
     expect(r.stdout).to.match(/^01:00\.0 \[00ff00\] QEMU edu test device .*\[1234:11e8\]$/m);
+  });
+
+  it('with no arguments runs the main job (compare): doorbells vs MSI beside the published figures, and the chart in out/', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ntbsim-cli-'));
+    try {
+      // The reduced configuration, in a scratch directory (the chart goes to ./out).
+      const r = spawnSync(process.execPath, [MAIN], { cwd: dir, encoding: 'utf8', env: { ...process.env, NTBSIM_MAIN_JOB_QUICK: '1' } });
+      expect(r.stderr).to.equal('');
+      expect(r.status).to.equal(0);
+      expect(r.stdout).to.match(/^doorbell\s.*\s3\.88 Gb\/s$/m);
+      expect(r.stdout).to.match(/^msi\s.*\s14\.1 Gb\/s$/m);
+      expect(r.stdout).to.include('chart (throughput against frame size, both modes): out/throughput-vs-frame-size.svg');
+      expect(existsSync(path.join(dir, 'out', 'throughput-vs-frame-size.svg'))).to.equal(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('applies host options and loads modules (--iommu off --modprobe "edu nvec=2")', () => {

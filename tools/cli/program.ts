@@ -1,6 +1,13 @@
 import { Command, CommanderError, CommandOptions } from 'commander';
 import { bootCommand } from './commands/boot';
+import { iperfCommand } from './commands/iperf';
+import { mainJobCommand } from './commands/main-job';
 import { ExitStatus, selftestCommand } from './commands/selftest';
+import { kselftestCommand } from './commands/kselftest';
+import { modprobeCommand } from './commands/modprobe';
+import { mountCommand } from './commands/mount';
+import { rmmodCommand } from './commands/rmmod';
+import { umountCommand } from './commands/umount';
 import { addGlobalOptions, errorLine } from './common';
 
 /**
@@ -15,8 +22,15 @@ export const EXIT_USAGE = 2;
  * default one runs when no subcommand is named (`npm start`).
  */
 const commands: Array<{ add: (parent: Command, opts: CommandOptions) => Command; isDefault?: boolean }> = [
-  { add: bootCommand, isDefault: true },
+  { add: mainJobCommand, isDefault: true },
+  { add: bootCommand },
   { add: selftestCommand },
+  { add: iperfCommand },
+  { add: mountCommand },
+  { add: umountCommand },
+  { add: modprobeCommand },
+  { add: rmmodCommand },
+  { add: kselftestCommand },
 ];
 
 export function buildProgram(): Command {
