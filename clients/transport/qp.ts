@@ -78,6 +78,18 @@ function newEntry(): QueueEntry {
   return { cbData: null, buf: null, len: 0, flags: 0, retries: 0, errors: 0, txIndex: 0, rxIndex: 0, hdrOff: 0 };
 }
 
+/** Take a free descriptor for a client's buffer: its cookie, data and length, counters reset. */
+function fillEntry(entry: QueueEntry, cb: unknown, data: Uint8Array, len: number): void {
+  entry.cbData = cb;
+  entry.buf = data;
+  entry.len = len;
+  entry.flags = 0;
+  entry.retries = 0;
+  entry.errors = 0;
+  entry.txIndex = 0;
+  entry.rxIndex = 0;
+}
+
 /** The per-QP copy thread of `tx_memcpy_offload` (current mainline only). */
 interface TxCopyThread {
   readonly jobs: Array<{ entry: QueueEntry; slotOff: number }>;
@@ -371,13 +383,7 @@ export class NtbTransportQp {
       this.txErrNoBuf++;
       return -Errno.EBUSY;
     }
-    entry.cbData = cb;
-    entry.buf = data;
-    entry.len = len;
-    entry.flags = 0;
-    entry.errors = 0;
-    entry.retries = 0;
-    entry.txIndex = 0;
+    fillEntry(entry, cb, data, len);
     const rc = this.processTx(entry);
     if (rc) this.txFree.push(entry);
     return rc;
@@ -458,13 +464,7 @@ export class NtbTransportQp {
   rxEnqueue(cb: unknown, data: Uint8Array, len: number): number {
     const entry = this.rxFree.shift();
     if (!entry) return -Errno.ENOMEM;
-    entry.cbData = cb;
-    entry.buf = data;
-    entry.len = len;
-    entry.flags = 0;
-    entry.retries = 0;
-    entry.errors = 0;
-    entry.rxIndex = 0;
+    fillEntry(entry, cb, data, len);
     this.rxPend.push(entry);
     if (this.active) this.rxTasklet.schedule();
     return 0;
