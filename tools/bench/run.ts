@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { msiDelivery } from './msi-delivery';
 import { doorbellRing, msiTrigger } from './msi-vs-doorbell';
+import { fuseCat, kselftestRun } from './fuse';
 import { ntbPerf } from './ntb-perf';
 import { schedulerEvents } from './scheduler-events';
 import { schedulerSteady } from './scheduler-steady';
@@ -11,7 +12,7 @@ import { timerChurn } from './timer-churn';
 import { Benchmark, Measurement } from './types';
 
 /** Every benchmark `npm run bench` runs, in table order. Later benchmarks register here. */
-export const benchmarks: Benchmark[] = [schedulerEvents, schedulerSteady, timerChurn, msiDelivery, switchtecBoot, ntbPerf, msiTrigger, doorbellRing];
+export const benchmarks: Benchmark[] = [schedulerEvents, schedulerSteady, timerChurn, msiDelivery, switchtecBoot, ntbPerf, msiTrigger, doorbellRing, fuseCat, kselftestRun];
 
 export interface BenchOutcome {
   bench: Benchmark;
@@ -49,7 +50,7 @@ function status(o: BenchOutcome): string {
   return o.pass === undefined ? '—' : o.pass ? 'PASS' : 'FAIL';
 }
 
-export function markdownReport(outcomes: BenchOutcome[], when = new Date()): string {
+export function markdownReport(outcomes: BenchOutcome[], when = new Date(), skipped: Array<{ bench: Benchmark; why: string }> = []): string {
   const cpu = os.cpus()[0]?.model?.trim() ?? 'unknown CPU';
   const lines = [
     '# ntbsim benchmarks',
@@ -69,6 +70,7 @@ export function markdownReport(outcomes: BenchOutcome[], when = new Date()): str
       (o) =>
         `| ${o.bench.name} | ${o.bench.title} | ${formatRate(o.rate, o.bench.unit)} | ${o.bench.target === undefined ? '—' : `≥ ${formatRate(o.bench.target, o.bench.unit)}`} | ${status(o)} | ${o.rates.map((r) => (r / 1e6).toFixed(2)).join(', ')} M |`,
     ),
+    ...skipped.map(({ bench, why }) => `| ${bench.name} | ${bench.title} | — | ${bench.target === undefined ? '—' : `≥ ${formatRate(bench.target, bench.unit)}`} | skipped: ${why} | — |`),
     '',
     '## Method',
     '',
@@ -92,8 +94,15 @@ async function main(argv: string[]): Promise<number> {
   }
   const selected = names.length ? benchmarks.filter((b) => names.includes(b.name)) : benchmarks;
   const outcomes: BenchOutcome[] = [];
+  const skipped: Array<{ bench: Benchmark; why: string }> = [];
   for (const bench of selected) {
     process.stdout.write(`${bench.name}: ${bench.title} … `);
+    const why = bench.unavailable?.();
+    if (why) {
+      process.stdout.write(`skipped: ${why}\n`);
+      skipped.push({ bench, why });
+      continue;
+    }
     const o = await runBenchmark(bench, quick ? 0.05 : 1, quick ? 1 : undefined);
     outcomes.push(o);
     const target = bench.target === undefined ? '' : ` (target ≥ ${formatRate(bench.target, bench.unit)}: ${status(o)})`;
@@ -102,7 +111,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (write && !quick && selected.length === benchmarks.length) {
     const file = path.resolve(__dirname, '../../../BENCHMARKS.md');
-    writeFileSync(file, markdownReport(outcomes));
+    writeFileSync(file, markdownReport(outcomes, new Date(), skipped));
     process.stdout.write(`wrote ${path.relative(process.cwd(), file) || file}\n`);
   }
   return 0;

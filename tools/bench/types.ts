@@ -27,6 +27,8 @@ export interface Benchmark {
   rounds?: number;
   /** How the benchmark works, for BENCHMARKS.md. */
   method: string;
+  /** Why it cannot run on this machine (no FUSE, not root, a file the user must supply), if so. */
+  unavailable?(): string | undefined;
   round(ctx: BenchContext): Promise<Measurement>;
 }
 
