@@ -43,7 +43,8 @@ export async function runBenchmark(bench: Benchmark, scale = 1, rounds = bench.r
 export function formatRate(rate: number, unit: string): string {
   if (rate >= 1e6) return `${(rate / 1e6).toFixed(2)} M ${unit}`;
   if (rate >= 1e3) return `${(rate / 1e3).toFixed(1)} k ${unit}`;
-  return `${rate.toFixed(0)} ${unit}`;
+  if (rate >= 10) return `${rate.toFixed(0)} ${unit}`;
+  return `${rate.toPrecision(3)} ${unit}`;
 }
 
 function status(o: BenchOutcome): string {
@@ -62,13 +63,13 @@ export function markdownReport(outcomes: BenchOutcome[], when = new Date(), skip
     `- CPU: ${cpu} (${os.cpus().length} logical CPUs; the simulation uses one)`,
     '',
     'Each figure is the median of the measured rounds after one warm-up round; the Rounds column shows every measured',
-    'round (M/s). Figures depend on the machine and on what else it is running.',
+    'round. Figures depend on the machine and on what else it is running.',
     '',
     '| Benchmark | What | Result | Target | Status | Rounds |',
     '|---|---|---|---|---|---|',
     ...outcomes.map(
       (o) =>
-        `| ${o.bench.name} | ${o.bench.title} | ${formatRate(o.rate, o.bench.unit)} | ${o.bench.target === undefined ? '—' : `≥ ${formatRate(o.bench.target, o.bench.unit)}`} | ${status(o)} | ${o.rates.map((r) => (r / 1e6).toFixed(2)).join(', ')} M |`,
+        `| ${o.bench.name} | ${o.bench.title} | ${formatRate(o.rate, o.bench.unit)} | ${o.bench.target === undefined ? '—' : `≥ ${formatRate(o.bench.target, o.bench.unit)}`} | ${status(o)} | ${o.rates.map((r) => formatRate(r, '').trim()).join(', ')} |`,
     ),
     ...skipped.map(({ bench, why }) => `| ${bench.name} | ${bench.title} | — | ${bench.target === undefined ? '—' : `≥ ${formatRate(bench.target, bench.unit)}`} | skipped: ${why} | — |`),
     '',
