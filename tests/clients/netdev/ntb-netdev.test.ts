@@ -314,10 +314,7 @@ describe('clients/netdev: ntb_netdev on the two-host Switchtec world', function 
       expect(ndev(a).txq.wakes).to.equal(ndev(a).txq.stops);
     });
 
-    // Pending: the transport's ntb-txcpy thread runs every queued copy and its completion at one
-    // instant (the copy time it is charged is paid only at its next wait), so the peer cannot
-    // return credit between completions and no completion ever finds tx_start free slots.
-    it.skip('with TX copies offloaded to a kernel thread, completions re-open the queue as soon as tx_start slots are free', async () => {
+    it('with TX copies offloaded to a kernel thread, completions re-open the queue as soon as tx_start slots are free', async () => {
       const { world, a, b } = await linked(['tx_memcpy_offload=1']);
       const got = capture(b);
       const log = await send(a, frames(a, b, 200, [9000]));
