@@ -44,10 +44,10 @@ export function registerHostServices(c: DependencyContainer, config: HostConfig,
   once(PseudoFs, () => new PseudoFs());
   once(Debugfs, (c) => new Debugfs(c.resolve(PseudoFs)));
   once(Jiffies, (c) => new Jiffies(c.resolve(Scheduler), config.hz));
-  once(ModuleLoader, (c) => new ModuleLoader(c.resolve(PluginRegistry), c.resolve(Printk), c.resolve(PseudoFs)));
+  once(ModuleLoader, (c) => new ModuleLoader(c.resolve(PluginRegistry), c.resolve(Printk), c.resolve(PseudoFs), config.modprobeOptions));
   once(DriverCore, (c) => new DriverCore(c.resolve(PseudoFs), c.resolve(Printk)));
   once(PciCore, (c) => new PciCore(platform.rc, platform.mem, c.resolve(Printk), c.resolve(DriverCore), c.resolve(PseudoFs), disabledQuirks(config)));
-  once(IrqCore, (c) => new IrqCore(c.resolve(Scheduler), c.resolve(Printk), c.resolve(PseudoFs), config.name, platform.apics));
+  once(IrqCore, (c) => new IrqCore(c.resolve(Scheduler), c.resolve(Printk), c.resolve(PseudoFs), config.name, platform.apics, config.timing.irqEntryNs));
   const dmaRemapping = platform.dmar !== undefined && !config.cmdline.includes('intel_iommu=off');
   once(DMAR_FAULTS, (c) => (platform.dmar ? new DmarFaultHandler(platform.dmar, c.resolve(Printk), c.resolve(Scheduler)) : undefined));
   once(INTEL_IOMMU, (c) =>
@@ -62,7 +62,7 @@ export function registerHostServices(c: DependencyContainer, config: HostConfig,
   once(PciMsi, (c) => new PciMsi(c.resolve(PciCore), c.resolve(PciMsiDomain), c.resolve(Printk), config.cmdline.includes('pci=nomsi')));
   once(PageAllocator, () => new PageAllocator(platform.mem));
   once(DmaApi, (c) => new DmaApi(platform.mem, c.resolve(PageAllocator), c.resolve<IntelIommu | undefined>(INTEL_IOMMU), config.directDmaAlign));
-  once(NetCore, (c) => new NetCore(c.resolve(Scheduler), c.resolve(Jiffies), c.resolve(PseudoFs), c.resolve(Printk), c.resolve(HOST_PRNG)));
+  once(NetCore, (c) => new NetCore(c.resolve(Scheduler), c.resolve(Jiffies), c.resolve(PseudoFs), c.resolve(Printk), c.resolve(HOST_PRNG), config.timing));
   once(Kernel, (c) =>
     new Kernel({
       config,

@@ -79,6 +79,8 @@ export class Kernel implements KernelParts {
   constructor(parts: KernelParts) {
     Object.assign(this, parts);
     this.systemWq = this.allocWorkqueue('events');
+    const loadNs = this.config.timing.moduleLoadNs;
+    if (loadNs > 0) this.modules.loadDelay = () => this.sched.sleep(loadNs);
   }
 
   get name(): string {
@@ -121,7 +123,7 @@ export class Kernel implements KernelParts {
   }
 
   allocWorkqueue(name: string, maxActive = Infinity): Workqueue {
-    const wq = new Workqueue(this.sched, this.jiffies, name, maxActive);
+    const wq = new Workqueue(this.sched, this.jiffies, name, maxActive, this.config.timing.workLatencyNs);
     wq.onError = (work, error) => this.oops(`workqueue ${name}: ${work.name}`, error);
     return wq;
   }
@@ -156,9 +158,9 @@ export class Kernel implements KernelParts {
     return task;
   }
 
-  /** Defer to softirq context (tasklet_schedule): runs as an event at the current time. */
+  /** Defer to softirq context (tasklet_schedule): runs as an event after the softirq latency. */
   tasklet(fn: () => void, delayNs = 0): void {
-    this.sched.after(delayNs, fn);
+    this.sched.after(delayNs + this.config.timing.softirqLatencyNs, fn);
   }
 
   /** A bug in kernel code: logged like a WARN with its stack; the world keeps running. */

@@ -38,9 +38,11 @@ export class HostPlatform {
   ) {
     this.mem = new PhysicalMemory(config.ramBytes);
     this.mem.chargeCpu = (ns) => sched.charge(ns);
+    this.mem.cpuClock = sched;
+    this.mem.memcpyBytesPerSec = config.timing.memcpyBytesPerSec;
     this.apics = new LocalApics(config.cpus);
     this.dmar = config.iommu ? new DmarUnit() : undefined;
-    this.rc = new RootComplex(sched, this.mem, this.dmar, this.apics);
+    this.rc = new RootComplex(sched, this.mem, this.dmar, this.apics, { interruptDeliveryNs: config.timing.irqDeliveryNs });
     this.rc.attach(0, new HostBridgeModel());
   }
 

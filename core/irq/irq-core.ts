@@ -46,6 +46,8 @@ export class IrqCore {
     private readonly procfs: PseudoFs,
     private readonly hostName: string,
     apics: LocalApics,
+    /** CPU time of interrupt entry and exit, charged to each handler run (HostTiming.irqEntryNs). */
+    private readonly irqEntryNs = 0,
   ) {
     this.vectors = new VectorMatrix(apics.cpus);
     apics.setIdtHandler((cpu, vector) => this.handleVector(cpu, vector));
@@ -143,6 +145,7 @@ export class IrqCore {
     }
     if (this.irq$.observed) this.irq$.next({ time: this.sched.now, irq: desc.irq, cpu, name: desc.name });
     if (this.sched.tracing) this.sched.trace(this.hostName, 'irq', `${desc.irq} cpu${cpu} ${desc.name}`);
+    this.sched.charge(this.irqEntryNs);
     for (const action of desc.actions) {
       const ret = action.handler ? action.handler(desc.irq, action.devId) : IrqReturn.WAKE_THREAD;
       if (ret === IrqReturn.WAKE_THREAD && action.threadFn) this.wakeThread(desc, action);

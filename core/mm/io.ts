@@ -1,16 +1,21 @@
 import { Errno, KernelError } from '../errno';
 import { PhysicalMemory } from './physmem';
+import { PostedWrites, postedWritesOf } from './posted-writes';
 
 /**
  * An ioremap()ed range: the only way kernel code touches device registers. Each accessor is one
  * MMIO transaction on the host's physical address space (ioread32/iowrite32/memcpy_toio …).
  */
 export class IoMem {
+  private readonly posted: PostedWrites;
+
   constructor(
     private readonly mem: PhysicalMemory,
     readonly phys: number,
     readonly size: number,
-  ) {}
+  ) {
+    this.posted = postedWritesOf(mem);
+  }
 
   private check(off: number, len: number): number {
     if (off < 0 || off + len > this.size) throw new KernelError(Errno.EFAULT, `MMIO access at +${off.toString(16)} beyond ioremap size ${this.size.toString(16)}`);
@@ -18,36 +23,43 @@ export class IoMem {
   }
 
   ioread8(off: number): number {
+    const v = this.posted.read(this.check(off, 1), 1);
     this.chargeRead();
-    return this.mem.read(this.check(off, 1), 1);
+    return v;
   }
   ioread16(off: number): number {
+    const v = this.posted.read(this.check(off, 2), 2);
     this.chargeRead();
-    return this.mem.read(this.check(off, 2), 2);
+    return v;
   }
   ioread32(off: number): number {
+    const v = this.posted.read(this.check(off, 4), 4);
     this.chargeRead();
-    return this.mem.read(this.check(off, 4), 4);
+    return v;
   }
   ioread64(off: number): bigint {
+    const a = this.check(off, 8);
+    const v = BigInt(this.posted.read(a, 4)) | (BigInt(this.posted.read(a + 4, 4)) << 32n);
     this.chargeRead();
-    return this.mem.read64(this.check(off, 8));
+    return v;
   }
   iowrite8(v: number, off: number): void {
     this.chargeWrite();
-    this.mem.write(this.check(off, 1), 1, v);
+    this.posted.write(this.check(off, 1), 1, v);
   }
   iowrite16(v: number, off: number): void {
     this.chargeWrite();
-    this.mem.write(this.check(off, 2), 2, v);
+    this.posted.write(this.check(off, 2), 2, v);
   }
   iowrite32(v: number, off: number): void {
     this.chargeWrite();
-    this.mem.write(this.check(off, 4), 4, v >>> 0);
+    this.posted.write(this.check(off, 4), 4, v >>> 0);
   }
   iowrite64(v: bigint, off: number): void {
     this.chargeWrite();
-    this.mem.write64(this.check(off, 8), v);
+    const a = this.check(off, 8);
+    this.posted.write(a, 4, Number(v & 0xffffffffn));
+    this.posted.write(a + 4, 4, Number((v >> 32n) & 0xffffffffn));
   }
   memcpyToio(off: number, data: Uint8Array): void {
     this.mem.chargeCpu(this.copyNs(data.length, 'write'));
@@ -70,12 +82,16 @@ export class IoMem {
 
   private chargeRead(): void {
     const t = this.mem.timingAt(this.phys);
-    if (t) this.mem.chargeCpu(t.readRoundTripNs);
+    if (!t) return;
+    this.mem.accessStats.mmioReads++;
+    this.mem.chargeCpu(t.readRoundTripNs);
   }
 
   private chargeWrite(): void {
     const t = this.mem.timingAt(this.phys);
-    if (t) this.mem.chargeCpu(t.postedWriteNs);
+    if (!t) return;
+    this.mem.accessStats.postedWrites++;
+    this.mem.chargeCpu(t.postedWriteNs);
   }
   memsetIo(off: number, byte: number, length: number): void {
     this.mem.fill(this.check(off, length), length, byte);
@@ -95,13 +111,22 @@ export class KernelBuffer {
     readonly size: number,
   ) {}
 
+  /** memcpy out of the buffer: costs the CPU the host's memcpy bandwidth. */
   read(off: number, length: number): Uint8Array {
     this.bounds(off, length);
+    this.chargeCopy(length);
     return this.mem.readBytes(this.phys + off, length);
   }
+  /** memcpy into the buffer. */
   write(off: number, data: Uint8Array): void {
     this.bounds(off, data.length);
+    this.chargeCopy(data.length);
     this.mem.writeBytes(this.phys + off, data);
+  }
+
+  private chargeCopy(bytes: number): void {
+    const bw = this.mem.memcpyBytesPerSec;
+    if (bw > 0 && bytes > 0) this.mem.chargeCpu((bytes * 1e9) / bw);
   }
   read32(off: number): number {
     this.bounds(off, 4);

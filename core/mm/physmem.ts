@@ -12,6 +12,12 @@ export interface MmioHandler {
   writeBytes?(offset: number, data: Uint8Array): void;
   /** What a CPU access to this region costs (from the device's timing profile); free if absent. */
   timing?: MmioTiming;
+  /**
+   * Memory semantics (a prefetchable BAR, e.g. an NTB window onto RAM): a read returns what the
+   * reading CPU's own posted writes left there. Register regions have side effects, so a read
+   * first lets the CPU's posted writes to the region land (PCIe: a read never passes a write).
+   */
+  prefetchable?: boolean;
 }
 
 /**
@@ -26,6 +32,15 @@ export interface MmioTiming {
   readBytesPerSec: number;
 }
 
+/** What posted writes need from the CPU's clock (the scheduler implements it). */
+export interface CpuClock {
+  /** CPU time charged to the running code that `now` does not show yet. */
+  readonly pendingCharge: number;
+  /** The time as the running code sees it: now plus its pending charge. */
+  readonly cpuNow: number;
+  at(time: number, fn: () => void): { cancel(): void };
+}
+
 export interface MmioRegion {
   base: number;
   size: number;
@@ -35,6 +50,17 @@ export interface MmioRegion {
 
 const CHUNK_SHIFT = 16;
 const CHUNK = 1 << CHUNK_SHIFT;
+const CHUNK_MASK = CHUNK - 1;
+
+/** The chunk number of RAM address `a` (a non-negative integer; above 2^32 too). */
+function chunkOf(a: number): number {
+  return a <= 0xffffffff ? a >>> CHUNK_SHIFT : Math.floor(a / CHUNK);
+}
+
+/** `a`'s offset in its chunk. */
+function offsetIn(a: number): number {
+  return a <= 0xffffffff ? a & CHUNK_MASK : a % CHUNK;
+}
 
 /**
  * One host's physical address space: sparse RAM (chunks allocated on first touch) from 0, and MMIO
@@ -45,12 +71,30 @@ export class PhysicalMemory {
   private chunks = new Map<number, Uint8Array>();
   private regions: MmioRegion[] = [];
   private lastRegion?: MmioRegion;
+  /** The lowest region base (Infinity without regions): RAM below it needs no region lookup. */
+  private lowestRegionBase = Infinity;
+  /** The chunk looked up last, and its number (-1: none); chunks are never freed, so it stays valid. */
+  private lastChunkKey = -1;
+  private lastChunk: Uint8Array | undefined;
 
   /**
    * Where CPU costs of MMIO accesses go (the scheduler's `charge`, set by the platform); an
    * address space without a CPU (tests of device models) charges nothing.
    */
   chargeCpu: (ns: number) => void = () => undefined;
+
+  /**
+   * The clock of the CPU that uses this address space (the world's scheduler, set by the
+   * platform): posted MMIO writes made while the running code has been charged CPU time land
+   * when that time has passed (core/mm/posted-writes.ts). Absent: every write lands at once.
+   */
+  cpuClock?: CpuClock;
+
+  /** CPU memcpy bandwidth between RAM buffers (bytes/s; 0: bulk RAM copies cost nothing). */
+  memcpyBytesPerSec = 0;
+
+  /** CPU accesses that crossed to a device with a timing: non-posted reads (round trips). */
+  readonly accessStats = { mmioReads: 0, postedWrites: 0 };
 
   constructor(readonly ramBytes: number) {}
 
@@ -66,21 +110,47 @@ export class PhysicalMemory {
     const region = { base, size, name, handler };
     this.regions.push(region);
     this.regions.sort((a, b) => a.base - b.base);
+    this.lowestRegionBase = this.regions[0].base;
     return region;
   }
 
   removeRegion(region: MmioRegion): void {
     this.regions = this.regions.filter((r) => r !== region);
+    this.lowestRegionBase = this.regions.length ? this.regions[0].base : Infinity;
     if (this.lastRegion === region) this.lastRegion = undefined;
   }
 
   regionAt(addr: number): MmioRegion | undefined {
+    if (addr < this.lowestRegionBase) return undefined;
     const last = this.lastRegion;
     if (last && addr >= last.base && addr < last.base + last.size) return last;
-    for (const r of this.regions) {
+    const regions = this.regions;
+    for (let i = 0; i < regions.length; i++) {
+      const r = regions[i];
       if (addr >= r.base && addr < r.base + r.size) return (this.lastRegion = r);
     }
     return undefined;
+  }
+
+  /** The RAM chunk `key`, if it has been touched. */
+  private chunk(key: number): Uint8Array | undefined {
+    if (key === this.lastChunkKey) return this.lastChunk;
+    const c = this.chunks.get(key);
+    if (c) {
+      this.lastChunkKey = key;
+      this.lastChunk = c;
+    }
+    return c;
+  }
+
+  /** The RAM chunk `key`, allocated (zeroed) on first touch. */
+  private chunkForWrite(key: number): Uint8Array {
+    if (key === this.lastChunkKey) return this.lastChunk!;
+    let c = this.chunks.get(key);
+    if (!c) this.chunks.set(key, (c = new Uint8Array(CHUNK)));
+    this.lastChunkKey = key;
+    this.lastChunk = c;
+    return c;
   }
 
   isRam(addr: number, length = 1): boolean {
@@ -96,9 +166,9 @@ export class PhysicalMemory {
     const region = this.regionAt(addr);
     if (region) return region.handler.read(addr - region.base, size);
     if (!this.isRam(addr, size)) return size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff;
-    const off = addr & (CHUNK - 1);
+    const off = offsetIn(addr);
     if (off + size <= CHUNK) {
-      const c = this.chunks.get(addr >>> 0 === addr ? addr >>> CHUNK_SHIFT : Math.floor(addr / CHUNK));
+      const c = this.chunk(chunkOf(addr));
       if (!c) return 0;
       if (size === 1) return c[off];
       if (size === 2) return c[off] | (c[off + 1] << 8);
@@ -114,6 +184,18 @@ export class PhysicalMemory {
     const region = this.regionAt(addr);
     if (region) return region.handler.write(addr - region.base, size, value);
     if (!this.isRam(addr, size)) return;
+    const off = offsetIn(addr);
+    if (off + size <= CHUNK) {
+      // Within one chunk: store the bytes in place (no temporary array).
+      const c = this.chunkForWrite(chunkOf(addr));
+      c[off] = value & 0xff;
+      if (size === 1) return;
+      c[off + 1] = (value >>> 8) & 0xff;
+      if (size === 2) return;
+      c[off + 2] = (value >>> 16) & 0xff;
+      c[off + 3] = (value >>> 24) & 0xff;
+      return;
+    }
     const b = new Uint8Array(size);
     for (let i = 0; i < size; i++) b[i] = (value >>> (8 * i)) & 0xff;
     this.writeBytes(addr, b);
@@ -133,42 +215,101 @@ export class PhysicalMemory {
     if (region) return readRegionBytes(region, addr - region.base, length);
     const out = new Uint8Array(length);
     if (!this.isRam(addr, length)) return out.fill(0xff);
+    this.copyOutOfRam(addr, out);
+    return out;
+  }
+
+  /**
+   * Read `out.length` bytes at `addr` into `out` (a caller's buffer): the same bytes readBytes
+   * returns, without allocating a new array for them. MMIO regions go through their handler.
+   */
+  readInto(addr: number, out: Uint8Array): void {
+    const region = this.regionAt(addr);
+    if (region) {
+      out.set(readRegionBytes(region, addr - region.base, out.length));
+      return;
+    }
+    if (!this.isRam(addr, out.length)) {
+      out.fill(0xff);
+      return;
+    }
+    this.copyOutOfRam(addr, out);
+  }
+
+  /** RAM [addr, addr + out.length) into `out` (bounds already checked); untouched chunks read as zeros. */
+  private copyOutOfRam(addr: number, out: Uint8Array): void {
+    const length = out.length;
+    const off0 = offsetIn(addr);
+    if (off0 + length <= CHUNK) {
+      const c = this.chunk(chunkOf(addr));
+      if (c) out.set(length === CHUNK ? c : c.subarray(off0, off0 + length));
+      else out.fill(0);
+      return;
+    }
     let done = 0;
     while (done < length) {
       const a = addr + done;
-      const off = a % CHUNK;
+      const off = offsetIn(a);
       const n = Math.min(CHUNK - off, length - done);
-      const c = this.chunks.get(Math.floor(a / CHUNK));
+      const c = this.chunk(chunkOf(a));
       if (c) out.set(c.subarray(off, off + n), done);
+      else out.fill(0, done, done + n);
       done += n;
     }
-    return out;
   }
 
   writeBytes(addr: number, data: Uint8Array): void {
     const region = this.regionAt(addr);
     if (region) return writeRegionBytes(region, addr - region.base, data);
-    if (!this.isRam(addr, data.length)) return;
+    const length = data.length;
+    if (!this.isRam(addr, length) || length === 0) return;
+    const off0 = offsetIn(addr);
+    if (off0 + length <= CHUNK) {
+      this.chunkForWrite(chunkOf(addr)).set(data, off0);
+      return;
+    }
     let done = 0;
-    while (done < data.length) {
+    while (done < length) {
       const a = addr + done;
-      const off = a % CHUNK;
-      const n = Math.min(CHUNK - off, data.length - done);
-      const key = Math.floor(a / CHUNK);
-      let c = this.chunks.get(key);
-      if (!c) this.chunks.set(key, (c = new Uint8Array(CHUNK)));
-      c.set(data.subarray(done, done + n), off);
+      const off = offsetIn(a);
+      const n = Math.min(CHUNK - off, length - done);
+      this.chunkForWrite(chunkOf(a)).set(data.subarray(done, done + n), off);
       done += n;
     }
   }
 
   /** Copy RAM to RAM (for DMA engines and memcpy between kernel buffers). */
   copy(dst: number, src: number, length: number): void {
+    // Both ends in RAM below every region, each within one chunk: one native copy, chunk to chunk
+    // (TypedArray.set copies as memmove does when the two overlap).
+    if (length > 0 && dst + length <= this.lowestRegionBase && src + length <= this.lowestRegionBase && this.isRam(dst, length) && this.isRam(src, length)) {
+      const so = offsetIn(src);
+      const dof = offsetIn(dst);
+      if (so + length <= CHUNK && dof + length <= CHUNK) {
+        const from = this.chunk(chunkOf(src));
+        const to = this.chunkForWrite(chunkOf(dst));
+        if (from) to.set(from.subarray(so, so + length), dof);
+        else to.fill(0, dof, dof + length);
+        return;
+      }
+    }
     this.writeBytes(dst, this.readBytes(src, length));
   }
 
   fill(addr: number, length: number, byte: number): void {
-    this.writeBytes(addr, new Uint8Array(length).fill(byte));
+    const region = this.regionAt(addr);
+    if (region) return writeRegionBytes(region, addr - region.base, new Uint8Array(length).fill(byte));
+    // A length that is not a whole number of bytes: exactly what a temporary array of that length does.
+    if (!Number.isSafeInteger(length) || length < 0) return this.writeBytes(addr, new Uint8Array(length).fill(byte));
+    if (!this.isRam(addr, length)) return;
+    let done = 0;
+    while (done < length) {
+      const a = addr + done;
+      const off = offsetIn(a);
+      const n = Math.min(CHUNK - off, length - done);
+      this.chunkForWrite(chunkOf(a)).fill(byte, off, off + n);
+      done += n;
+    }
   }
 }
 

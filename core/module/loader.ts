@@ -16,10 +16,15 @@ export interface ModuleCatalog {
 export class ModuleLoader {
   private loaded = new Map<string, LoadedModule<any>>();
 
+  /** What loading a module's image costs before its init runs (the kernel sets a sleep). */
+  loadDelay?: () => Promise<void>;
+
   constructor(
     private readonly catalog: ModuleCatalog,
     private readonly printk: Printk,
     private readonly sysfs: PseudoFs,
+    /** modprobe.d `options`: per module, parameters put before the command line's. */
+    private readonly options: Readonly<Record<string, string[]>> = {},
   ) {}
 
   get names(): string[] {
@@ -41,7 +46,11 @@ export class ModuleLoader {
     const existing = this.loaded.get(decl.name);
     if (existing) return existing;
     for (const dep of decl.depends ?? []) await this.modprobe(kernel, dep);
-    return this.insmod(kernel, decl, args);
+    // Loaded meanwhile (a driver's request_module while the dependencies loaded): kmod takes
+    // finit_module's EEXIST as success.
+    const raced = this.loaded.get(decl.name);
+    if (raced) return raced;
+    return this.insmod(kernel, decl, [...(this.options[decl.name] ?? []), ...args]);
   }
 
   /** insmod: load one module whose dependencies are already loaded. */
@@ -60,6 +69,7 @@ export class ModuleLoader {
     }
     this.loaded.set(decl.name, mod);
     try {
+      await this.loadDelay?.();
       mod.state = await decl.init(kernel, params as any, mod);
     } catch (e) {
       this.unlink(mod);

@@ -2,6 +2,7 @@ import { relative } from '../base/driver-core';
 import { Errno, KernelError } from '../errno';
 import { FileOps, PseudoFs } from '../fs/pseudofs';
 import { kstrtoull } from '../lib/kstrtox';
+import type { HostTiming } from '../host-config';
 import { Printk } from '../printk';
 import { Jiffies } from '../time/jiffies';
 import { Prng } from '../time/prng';
@@ -81,6 +82,8 @@ export class NetCore {
     private readonly sysfs: PseudoFs,
     readonly printk: Printk,
     hostPrng: Prng,
+    /** Per-frame costs of the protocol stack above the drivers (netTxFrameNs, netRxFrameNs). */
+    private readonly timing: Pick<HostTiming, 'netTxFrameNs' | 'netRxFrameNs'> = { netTxFrameNs: 0, netRxFrameNs: 0 },
   ) {
     this.rtnl = new Mutex(sched);
     // Derived from the host's seed without drawing from it, so networking shifts no other draw.
@@ -366,6 +369,9 @@ export class NetCore {
       return NET_XMIT_DROP;
     }
     if (dev.netifQueueStopped()) return NetdevTx.BUSY;
+    // What the stack spent on the frame before handing it down (socket, protocol): ntbsim runs no
+    // TCP/IP, so the host's timing stands in for it.
+    this.sched.charge(this.timing.netTxFrameNs);
     return dev.ops.ndoStartXmit(skb, dev);
   }
 
@@ -381,6 +387,10 @@ export class NetCore {
       return NetRx.DROP;
     }
     this.backlog.push(skb);
+    // The protocol work the frame costs this CPU. NET_RX runs on the CPU that raised it, right
+    // after the softirq that called netif_rx, so the caller (a driver's RX tasklet) pays it before
+    // it can take the next frame.
+    this.sched.charge(this.timing.netRxFrameNs);
     if (!this.netRxScheduled) {
       this.netRxScheduled = true;
       this.sched.after(0, () => this.netRxAction());

@@ -222,6 +222,7 @@ export class PciCore {
     const on = () => (fn.config.command & R.PCI_COMMAND_MEMORY) !== 0;
     return {
       timing: h.timing,
+      prefetchable: h.prefetchable,
       read: (o, s) => (on() ? h.read(o, s) : s === 4 ? 0xffffffff : s === 2 ? 0xffff : 0xff),
       write: (o, s, v) => {
         if (on()) h.write(o, s, v);

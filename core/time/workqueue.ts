@@ -33,6 +33,8 @@ export class Workqueue {
     private readonly jiffies: Jiffies,
     readonly name: string,
     readonly maxActive = Infinity,
+    /** From queue_work to a worker starting the item: the kworker's wake-up (HostTiming.workLatencyNs). */
+    private readonly latencyNs = 0,
   ) {}
 
   /** queue_work: false if the item was already pending. */
@@ -40,7 +42,7 @@ export class Workqueue {
     if (work.pending) return false;
     work.pending = true;
     this.queue.push(work);
-    this.sched.after(0, () => this.pump());
+    this.sched.after(this.latencyNs, () => this.pump());
     return true;
   }
 

@@ -1,4 +1,5 @@
 import type { TopologySpec } from '../../core/world';
+import { DEFAULT_SWITCHTEC_PROFILE, SWITCHTEC_PROFILES, SwitchtecWorldProfile } from './profiles';
 
 /** The name of the Switchtec DMA-alias PCI fixup, as `ntbsim.noquirk=` on a host's cmdline takes it. */
 export const SWITCHTEC_ALIAS_QUIRK = 'quirk_switchtec_ntb_dma_alias';
@@ -9,6 +10,16 @@ export interface SwitchtecTopologyOptions {
   seed?: number;
   /** Boot every host without the DMA-alias quirk (what happens on a kernel that lacks it). */
   noAliasQuirk?: boolean;
+  /** The hardware timing profile, by name or given whole (default `switchtec-gen3`; docs/timing.md). */
+  profile?: string | SwitchtecWorldProfile;
+}
+
+/** A profile by name; throws with the known names for an unknown one. */
+export function switchtecProfile(p: string | SwitchtecWorldProfile = DEFAULT_SWITCHTEC_PROFILE): SwitchtecWorldProfile {
+  if (typeof p !== 'string') return p;
+  const found = SWITCHTEC_PROFILES[p];
+  if (!found) throw new Error(`unknown timing profile '${p}' (known: ${Object.keys(SWITCHTEC_PROFILES).join(', ')})`);
+  return found;
 }
 
 /**
@@ -18,14 +29,17 @@ export interface SwitchtecTopologyOptions {
  */
 export function switchtecTopology(opts: SwitchtecTopologyOptions = {}): TopologySpec {
   const partitions = opts.partitions ?? 2;
+  const profile = switchtecProfile(opts.profile);
   const hosts = Array.from({ length: partitions }, (_, i) => ({
     name: `host${i}`,
+    hz: profile.hz,
+    timing: { ...profile.host },
     ...(opts.noAliasQuirk ? { cmdline: [`ntbsim.noquirk=${SWITCHTEC_ALIAS_QUIRK}`] } : {}),
   }));
   return {
     seed: opts.seed ?? 1,
     hosts,
-    hardware: [{ type: 'switchtec', options: { partitions } }],
+    hardware: [{ type: 'switchtec', options: { partitions, timing: profile.switch } }],
     modules: Object.fromEntries(hosts.map((h) => [h.name, ['switchtec']])),
   };
 }

@@ -109,7 +109,7 @@ describe('tools/iperf: traffic generator over ntb_netdev', function () {
 
   describe('runStream', () => {
     it('doorbell mode: frames arrive with nothing lost, duplicated or corrupted; the receiver takes doorbell interrupts', async () => {
-      const r = await runStream({ mode: 'doorbell', seconds: 0.005 });
+      const r = await runStream({ mode: 'doorbell', seconds: 0.005, profile: 'ideal' });
       expect(r.directions).to.have.length(1);
       expect(r.directions[0]).to.include({ from: 'host0', to: 'host1', notify: 'doorbell', lost: 0, duplicated: 0, corrupted: 0, outOfOrder: 0, stackDrops: 0 });
       expect(r.frames).to.be.above(100);
@@ -124,7 +124,7 @@ describe('tools/iperf: traffic generator over ntb_netdev', function () {
     });
 
     it('MSI mode (use_msi=1, use_lut_mws=1): every frame is signalled by MSI, no doorbell interrupt; nothing lost, duplicated or corrupted', async () => {
-      const r = await runStream({ mode: 'msi', seconds: 0.005, fullChecksum: true });
+      const r = await runStream({ mode: 'msi', seconds: 0.005, fullChecksum: true, profile: 'ideal' });
       expect(r.directions[0]).to.include({ notify: 'msi', lost: 0, duplicated: 0, corrupted: 0 });
       expect(r.frames).to.be.above(100);
       expect(r.doorbells).to.deep.equal({ host0: 0, host1: 0 });
@@ -148,16 +148,58 @@ describe('tools/iperf: traffic generator over ntb_netdev', function () {
     });
 
     it('a window below tx_start slots (max_mw_size 512 KiB: 6 in flight) is timer-bound: every wake-up is the tx timer, and HZ=1000 moves 4× the frames of HZ=250', async () => {
-      const slow = await runStream({ mode: 'doorbell', seconds: 0.04, mwSize: 512 * 1024 });
-      const fast = await runStream({ mode: 'doorbell', seconds: 0.04, mwSize: 512 * 1024, hz: 1000 });
+      const slow = await runStream({ mode: 'msi', seconds: 0.04, mwSize: 512 * 1024 });
+      const fast = await runStream({ mode: 'msi', seconds: 0.04, mwSize: 512 * 1024, hz: 1000 });
       expect(slow.ringSlots).to.equal(7);
       expect([slow.hz, fast.hz]).to.deep.equal([250, 1000]);
       for (const r of [slow, fast]) {
         expect(r.queueStops).to.be.above(0);
+        // Fewer than tx_start (10) slots: no TX completion ever re-opens the queue, only the timer.
         expect(r.timerWakes).to.equal(r.queueWakes);
         expect(r.lost + r.duplicated + r.corrupted).to.equal(0);
       }
       expect(fast.frames / slow.frames).to.be.within(3.5, 4.5);
+    });
+
+    it('timer-bound (doorbells, switchtec-gen3), the rate follows the window: each tick admits the ring capacity less tx_stop - 1 frames', async () => {
+      const small = await runStream({ mode: 'doorbell', seconds: 0.1, mwSize: 1 << 20 });
+      const big = await runStream({ mode: 'doorbell', seconds: 0.1 });
+      expect([small.ringSlots, big.ringSlots]).to.deep.equal([15, 31]);
+      for (const r of [small, big]) {
+        expect(r.queueStops).to.be.within(24, 26);
+        expect(r.frames / r.queueStops).to.be.within(r.ringSlots - 5 - 0.5, r.ringSlots - 5 + 0.5);
+      }
+      expect(big.frames / small.frames).to.be.within(2.4, 2.8);
+    });
+
+    it('a ring below tx_stop (256 KiB: 3 slots) stalls after the first frames: the timer re-arms and never wakes the queue', async () => {
+      const r = await runStream({ mode: 'msi', seconds: 0.04, mwSize: 256 * 1024 });
+      expect(r.ringSlots).to.equal(3);
+      expect(r.frames).to.be.within(1, 2);
+      expect(r.queueStops).to.equal(1);
+      expect(r.queueWakes).to.equal(0);
+    });
+
+    it('switchtec-gen3: MSI streams ahead of doorbells, and each mode shows its own mechanism (docs/timing.md)', async () => {
+      const db = await runStream({ mode: 'doorbell', seconds: 0.1 });
+      const msi = await runStream({ mode: 'msi', seconds: 0.1 });
+      const [d, m] = [db.directions[0], msi.directions[0]];
+      for (const x of [d, m]) expect(x).to.include({ lost: 0, duplicated: 0, corrupted: 0, outOfOrder: 0 });
+      expect(m.gbps / d.gbps).to.be.above(3);
+      // MSI: the sender sets the pace; the ring never fills; one MSI per frame and, per batch, the
+      // one doorbell-register read at its end.
+      expect(m.queueStops).to.equal(0);
+      expect(m.interruptsPerFrame).to.be.within(0.99, 1.01);
+      expect(m.rxReadsPerFrame).to.be.below(2);
+      // Doorbells: delivered late, so the ring fills, the queue stops and only the one-jiffy timer
+      // re-opens it, once per tick (25 ticks in 0.1 s at HZ=250); each doorbell batch reads the
+      // register about four times.
+      expect(d.queueStops).to.be.within(24, 26);
+      expect(d.timerWakes).to.equal(d.queueWakes);
+      expect(d.frames / d.queueStops).to.be.within(25, 27);
+      expect(d.rxReadsPerFrame).to.be.within(3.5, 4.5);
+      // Both senders read the DONE flag back across the NTB once per frame (current mainline).
+      for (const x of [d, m]) expect(x.txReadsPerFrame).to.be.within(0.99, 1.01);
     });
 
     it('frames lost in the receiving stack are counted as lost', async () => {
@@ -170,7 +212,7 @@ describe('tools/iperf: traffic generator over ntb_netdev', function () {
 
     it('rejects bad options with a one-line message', async () => {
       const cases: Array<[Parameters<typeof runStream>[0], RegExp]> = [
-        [{ mode: 'msi', profile: 'switchtec-gen4' }, /unknown timing profile 'switchtec-gen4' \(known: switchtec-gen3\)/],
+        [{ mode: 'msi', profile: 'switchtec-gen4' }, /unknown timing profile 'switchtec-gen4' \(known: switchtec-gen3, ideal\)/],
         [{ mode: 'msi', seconds: -1 }, /seconds must be a positive number/],
         [{ mode: 'msi', seconds: 0 }, /seconds must be a positive number/],
         [{ mode: 'msi', hz: 0 }, /hz must be an integer/],

@@ -22,7 +22,7 @@ import type { Kernel } from '../../core/kernel';
 import { ETH_HLEN, ethFrame, NET_XMIT_DROP, NetDevice, NetdevTx, OperState, SkBuff } from '../../core/net';
 import { msecs, NSEC_PER_SEC, Nanoseconds, secs } from '../../core/time/units';
 import { TopologySpec, World } from '../../core/world';
-import { SWITCHTEC_GEN3_TIMING, SwitchtecTimingProfile } from '../../drivers/switchtec/silicon/timing';
+import { CALIBRATED_SWITCHTEC_PROFILE, SWITCHTEC_PROFILES } from '../../drivers/switchtec/profiles';
 import { switchtecTopology } from '../../drivers/switchtec/topology';
 import { builtinPlugins } from '../../plugins';
 import { PAYLOAD_HEADER, PayloadCodec } from './payload';
@@ -30,14 +30,9 @@ import { PAYLOAD_HEADER, PayloadCodec } from './payload';
 export type StreamMode = 'doorbell' | 'msi';
 export const STREAM_MODES: readonly StreamMode[] = ['doorbell', 'msi'];
 
-/**
- * Hardware timing profiles by name. Only `switchtec-gen3` exists today (it charges bulk copies
- * into a window by link bandwidth; docs/timing.md); a calibrated profile registers here.
- */
-export const TIMING_PROFILES: Readonly<Record<string, SwitchtecTimingProfile>> = {
-  'switchtec-gen3': SWITCHTEC_GEN3_TIMING,
-};
-export const DEFAULT_PROFILE = 'switchtec-gen3';
+/** Hardware timing profiles by name (drivers/switchtec/profiles.ts; docs/timing.md). */
+export const TIMING_PROFILES = SWITCHTEC_PROFILES;
+export const DEFAULT_PROFILE = CALIBRATED_SWITCHTEC_PROFILE;
 
 /** A local experimental EtherType (IEEE 802 "local experimental 1") for the stream's frames. */
 export const ETH_P_IPERF = 0x88b5;
@@ -102,6 +97,9 @@ export interface DirectionResult {
   outOfOrder: number;
   /** NTB interrupts on the receiving host per frame delivered. */
   interruptsPerFrame: number;
+  /** Non-posted MMIO reads (register reads and reads through a window: each a round trip across the switch) per frame delivered, made by the receiving host and by the sending host. */
+  rxReadsPerFrame: number;
+  txReadsPerFrame: number;
   /** TX-queue stops / wakes of the sending interface, and wakes that did not come from a TX completion (the tx timer). */
   queueStops: number;
   queueWakes: number;
@@ -398,15 +396,12 @@ export class StreamWorld {
 
   /** The topology runStream boots: two hosts on a Switchtec switch with the chosen HZ, profile and LUT windows. */
   static topology(o: WorldOptions): TopologySpec {
-    const spec = switchtecTopology({ seed: o.seed ?? 1 });
+    const spec = switchtecTopology({ seed: o.seed ?? 1, profile: o.profile ?? DEFAULT_PROFILE });
     const hz = o.hz;
     if (hz !== undefined) spec.hosts = spec.hosts.map((h) => ({ ...h, hz }));
-    spec.hardware = (spec.hardware ?? []).map((hw) =>
-      hw.type === 'switchtec' ? { ...hw, options: { ...hw.options, timing: TIMING_PROFILES[o.profile ?? DEFAULT_PROFILE] } } : hw,
-    );
-    // As `options ntb_hw_switchtec use_lut_mws=1` in modprobe.d: loading it pulls in switchtec.
+    // `options ntb_hw_switchtec use_lut_mws=1` in modprobe.d: the switchtec driver's probe loads it.
     if (o.lutMws ?? o.mode === 'msi') {
-      spec.modules = Object.fromEntries(spec.hosts.map((h) => [h.name, ['ntb_hw_switchtec use_lut_mws=1']]));
+      spec.hosts = spec.hosts.map((h) => ({ ...h, modprobeOptions: { ntb_hw_switchtec: ['use_lut_mws=1'] } }));
     }
     return spec;
   }
@@ -456,6 +451,8 @@ export class StreamWorld {
     const begin = world.now;
     const end = begin + Math.round(seconds * NSEC_PER_SEC);
     const irqBefore = await Promise.all(this.hosts.map(irqCounts));
+    const mmioReads = (h: Host) => h.kernel.platform.mem.accessStats.mmioReads;
+    const readsBefore = this.hosts.map(mmioReads);
     const dirs = pairs.map(([from, to], i) => {
       const codec = new PayloadCodec((seed * 2 + i) >>> 0);
       const txDev = ndev(from);
@@ -490,6 +487,7 @@ export class StreamWorld {
     // Let frames still in flight land (they count as delivered, not as lost), then look.
     await world.runFor(Math.max(msecs(10), 3 * h0.kernel.jiffies.tickNs));
     const irqAfter = await Promise.all(this.hosts.map(irqCounts));
+    const readsDelta = (h: Host) => mmioReads(h) - readsBefore[this.hosts.indexOf(h)];
     for (const d of dirs) ndev(d.to).rxHook = undefined;
 
     const irqDelta = (h: Host) => {
@@ -514,6 +512,8 @@ export class StreamWorld {
         corrupted: rx.corrupted,
         outOfOrder: rx.outOfOrder,
         interruptsPerFrame: rx.delivered ? irqDelta(d.to).ntb / rx.delivered : 0,
+        rxReadsPerFrame: rx.delivered ? readsDelta(d.to) / rx.delivered : 0,
+        txReadsPerFrame: rx.delivered ? readsDelta(d.from) / rx.delivered : 0,
         queueStops: d.txDev.txq.stops - d.stops0,
         queueWakes: wakes,
         timerWakes: wakes - tx.wakesInXmit,

@@ -8,7 +8,7 @@ import { Scheduler } from '../../../core/time/scheduler';
 import { msecs, Nanoseconds } from '../../../core/time/units';
 import * as G from '../switchtec-regs';
 import { NTB_CFG_ERR } from './cfg-errors';
-import { ntEndpointMmioTiming, SWITCHTEC_GEN3_TIMING, SwitchtecTimingProfile } from './timing';
+import { ntEndpointMmioTiming, SWITCHTEC_UNTIMED, SwitchtecTimingProfile } from './timing';
 
 export interface WindowBarConfig {
   /** BAR index (2 or 4; 64-bit prefetchable, so index+1 is the upper half). */
@@ -43,7 +43,7 @@ export interface SwitchtecOptions {
   /** PCIe link of each NT endpoint (Link Status speed code / width). */
   linkSpeed: number;
   linkWidth: number;
-  /** What CPU accesses to the switch cost (defaults: `switchtec-gen3`, docs/timing.md). */
+  /** What CPU accesses to the switch cost (default: only bulk copies, by link bandwidth; docs/timing.md). */
   timing: SwitchtecTimingProfile;
   /** Hook for tools/tests: called once with the built switch. */
   onBuild?: (sw: SwitchtecSwitch) => void;
@@ -62,7 +62,7 @@ export const DEFAULT_SWITCHTEC_OPTIONS: SwitchtecOptions = {
   mrpcLatencyNs: msecs(1),
   linkSpeed: 3,
   linkWidth: 8,
-  timing: SWITCHTEC_GEN3_TIMING,
+  timing: SWITCHTEC_UNTIMED,
 };
 
 /** Where the NT endpoint's MSI-X table and PBA live: the top 64 KiB of the GAS (unused by Linux). */
@@ -495,6 +495,8 @@ export class SwitchtecSwitch {
     };
     return {
       timing: this.mmioTiming,
+      // The windows are prefetchable BARs onto the peer's memory: reads have no side effects.
+      prefetchable: true,
       read: (off, size) => {
         const b = read(off, size);
         let v = 0;
@@ -533,10 +535,17 @@ export class SwitchtecSwitch {
     const q = this.ntPeer(x);
     if (!bits || q === undefined) return;
     this.stats.doorbells++;
-    const d = this.dbmsg[q];
-    const newly = bits & ~d.idb;
-    d.idb |= bits;
-    this.signal(q, newly);
+    const deliver = () => {
+      const d = this.dbmsg[q];
+      const newly = bits & ~d.idb;
+      d.idb |= bits;
+      this.signal(q, newly);
+    };
+    // The switch takes this long to move an outbound doorbell into the peer's IDB and raise its
+    // vector (the timing profile's doorbell delivery; docs/timing.md).
+    const lat = this.options.timing.doorbellLatencyNs;
+    if (lat > 0) this.sched.after(lat, deliver);
+    else deliver();
   }
 
   /** Raise the vectors of the bits in `newly` that are enabled (one message per vector). */

@@ -77,10 +77,10 @@ export function iperfTable(runs: StreamResult[]): string[] {
   const r0 = runs[0];
   const head = `ntb_netdev stream on a 2-host Switchtec world (${r0.profile}), HZ=${r0.hz}, ${r0.frameSize}-byte frames, ` +
     `${r0.qpWindowBytes} bytes of window per QP (${r0.ringSlots} slots of ${r0.slotBytes}), ${r0.bidir ? 'host0 ⇄ host1' : 'host0 → host1'}, seed ${r0.seed}`;
-  const rows = [['mode', 'dir', 'notify', 'Gb/s', 'frames', 'lost', 'dup', 'corrupt', 'irq/frame', 'queue stops', 'timer wakes', 'rx ring empty']];
+  const rows = [['mode', 'dir', 'notify', 'Gb/s', 'frames', 'lost', 'dup', 'corrupt', 'irq/frame', 'rx reads/frame', 'tx reads/frame', 'queue stops', 'timer wakes', 'rx ring empty']];
   for (const r of runs) {
     for (const d of r.directions) {
-      rows.push([r.mode, `${d.from}→${d.to}`, d.notify, f2(d.gbps), `${d.frames}`, `${d.lost}`, `${d.duplicated}`, `${d.corrupted}`, f2(d.interruptsPerFrame), `${d.queueStops}`, `${d.timerWakes}`, `${d.rxRingEmpty}`]);
+      rows.push([r.mode, `${d.from}→${d.to}`, d.notify, f2(d.gbps), `${d.frames}`, `${d.lost}`, `${d.duplicated}`, `${d.corrupted}`, f2(d.interruptsPerFrame), f2(d.rxReadsPerFrame), f2(d.txReadsPerFrame), `${d.queueStops}`, `${d.timerWakes}`, `${d.rxRingEmpty}`]);
     }
   }
   const irqRows = [['mode', ...Object.keys(r0.interrupts).flatMap((h) => [`${h} NTB irqs`, `${h} doorbells`]), 'virtual s', 'wall s', 'virtual s / wall s']];
