@@ -538,7 +538,11 @@ export class NtbTransportQp {
     entry.rxIndex = this.rxIndex;
 
     const len = mem.read32(hdrOff + HDR_LEN);
-    if (len > entry.len >>> 0) {
+    // ntbsim: Linux checks hdr->len only against the client's buffer, so a peer's length above
+    // the slot payload into a bigger buffer is copied from past the slot (its header, the next
+    // slots and, from the last slot, memory after the inbound buffer). A slot never carries more
+    // than rx_max_frame - 12 bytes: such a length takes the overflow path instead.
+    if (len > entry.len >>> 0 || len > this.rxMaxFrame - HDR_SIZE) {
       dbg(`receive buffer overflow! Wanted ${len | 0} got ${entry.len | 0}`);
       this.rxErrOflow++;
       entry.len = -Errno.EIO;
