@@ -38,8 +38,10 @@ function sameAddr(a: Uint8Array, b: Uint8Array): boolean {
 export function ethTypeTrans(skb: SkBuff, dev: NetDevice): number {
   skb.dev = dev;
   skb.resetMacHeader();
-  const hdr = skb.bytes.subarray(0, ETH_HLEN);
-  skb.pull(ETH_HLEN);
+  // The header as the buffer holds it; a frame shorter than a header is not pulled
+  // (skb_pull_inline returns NULL) and goes up with whatever the buffer holds there.
+  const hdr = skb.data.subarray(0, ETH_HLEN);
+  if (skb.len >= ETH_HLEN) skb.pull(ETH_HLEN);
   const dest = hdr.subarray(0, ETH_ALEN);
   if (isMulticastEtherAddr(dest)) skb.pktType = isBroadcastEtherAddr(dest) ? PacketType.BROADCAST : PacketType.MULTICAST;
   else skb.pktType = sameAddr(dest, dev.devAddr) ? PacketType.HOST : PacketType.OTHERHOST;

@@ -131,6 +131,15 @@ describe('core/net', () => {
       expect(ethTypeTrans(raw, dev)).to.equal(ETH_P_802_3);
     });
 
+    it('eth_type_trans of a frame shorter than a header (a garbage peer): nothing pulled, no BUG', async () => {
+      const { h } = await world();
+      const dev = dummy(h);
+      const skb = skbOf(h, frame(dev.devAddr, [1, 2, 3]).subarray(0, 9));
+      expect(skb.len).to.equal(9);
+      expect(() => ethTypeTrans(skb, dev)).to.not.throw();
+      expect(skb.len).to.equal(9);
+    });
+
     it('eth_random_addr gives a locally administered unicast address', async () => {
       const { h } = await world();
       for (let i = 0; i < 20; i++) {
