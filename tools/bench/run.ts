@@ -7,12 +7,13 @@ import { fuseCat, kselftestRun } from './fuse';
 import { ntbPerf } from './ntb-perf';
 import { schedulerEvents } from './scheduler-events';
 import { schedulerSteady } from './scheduler-steady';
+import { streamBenchmarks } from './stream';
 import { switchtecBoot } from './switchtec-boot';
 import { timerChurn } from './timer-churn';
 import { Benchmark, Measurement } from './types';
 
 /** Every benchmark `npm run bench` runs, in table order. Later benchmarks register here. */
-export const benchmarks: Benchmark[] = [schedulerEvents, schedulerSteady, timerChurn, msiDelivery, switchtecBoot, ntbPerf, msiTrigger, doorbellRing, fuseCat, kselftestRun];
+export const benchmarks: Benchmark[] = [schedulerEvents, schedulerSteady, timerChurn, msiDelivery, switchtecBoot, ntbPerf, msiTrigger, doorbellRing, ...streamBenchmarks, fuseCat, kselftestRun];
 
 export interface BenchOutcome {
   bench: Benchmark;
@@ -75,7 +76,15 @@ export function markdownReport(outcomes: BenchOutcome[], when = new Date(), skip
     '',
     '## Method',
     '',
-    ...outcomes.flatMap((o) => [`### ${o.bench.name}`, '', o.bench.method, ...(o.median.notes?.length ? ['', `Median round: ${o.median.notes.join('; ')}.`] : []), '']),
+    ...outcomes.flatMap((o) => [
+      `### ${o.bench.name}`,
+      '',
+      o.bench.method,
+      '',
+      `Command: the figure comes from \`npm run bench\` (every benchmark, full size); \`npm run bench -- ${o.bench.name}\` runs this one alone.`,
+      ...(o.median.notes?.length ? ['', `Median round: ${o.median.notes.join('; ')}.`] : []),
+      '',
+    ]),
   ];
   return lines.join('\n');
 }

@@ -31,7 +31,6 @@ export class PayloadCodec {
   private readonly words: Uint32Array;
   /** prefix[i] = (words[0] + … + words[i-1]) mod 2^32. */
   private readonly prefix: Uint32Array;
-  private readonly header = Buffer.alloc(PAYLOAD_HEADER);
 
   constructor(seed: number) {
     this.pattern = Buffer.alloc(PATTERN_BYTES);
@@ -75,12 +74,10 @@ export class PayloadCodec {
   /** Write the payload of frame `seq` (header, then data) into `out` (exactly its length). */
   fill(out: Uint8Array, seq: number): void {
     const dataLen = out.length - PAYLOAD_HEADER;
-    const h = this.header;
-    h.writeUInt32LE(PAYLOAD_MAGIC, 0);
-    h.writeUInt32LE(seq >>> 0, 4);
-    h.writeUInt32LE(dataLen, 8);
-    h.writeUInt32LE(this.checksum(seq, dataLen), 12);
-    out.set(h, 0);
+    putU32(out, 0, PAYLOAD_MAGIC);
+    putU32(out, 4, seq >>> 0);
+    putU32(out, 8, dataLen);
+    putU32(out, 12, this.checksum(seq, dataLen));
     const off = this.offset(seq);
     out.set(this.pattern.subarray(off, off + dataLen), PAYLOAD_HEADER);
   }
@@ -91,22 +88,32 @@ export class PayloadCodec {
    */
   verify(p: Uint8Array, fullChecksum = false): { seq: number | undefined; verdict: Verdict } {
     if (p.length < PAYLOAD_HEADER) return { seq: undefined, verdict: 'corrupted' };
-    const dv = new DataView(p.buffer, p.byteOffset, PAYLOAD_HEADER);
-    const magic = dv.getUint32(0, true);
-    const seq = dv.getUint32(4, true);
-    const dataLen = dv.getUint32(8, true);
-    const sum = dv.getUint32(12, true);
+    const magic = getU32(p, 0);
+    const seq = getU32(p, 4);
+    const dataLen = getU32(p, 8);
+    const sum = getU32(p, 12);
     if (magic !== PAYLOAD_MAGIC || dataLen !== p.length - PAYLOAD_HEADER) return { seq: undefined, verdict: 'corrupted' };
     if (sum !== this.checksum(seq, dataLen)) return { seq: undefined, verdict: 'corrupted' };
-    const data = p.subarray(PAYLOAD_HEADER);
     if (fullChecksum) {
-      if (sumOf(data, seq) !== sum) return { seq, verdict: 'corrupted' };
+      if (sumOf(p.subarray(PAYLOAD_HEADER), seq) !== sum) return { seq, verdict: 'corrupted' };
     }
+    // memcmp of the data against the pattern slice it stands for (no view or wrapper allocated).
     const off = this.offset(seq);
-    const expected = this.pattern.subarray(off, off + dataLen);
-    if (Buffer.compare(Buffer.from(data.buffer, data.byteOffset, data.length), expected) !== 0) return { seq, verdict: 'corrupted' };
+    if (this.pattern.compare(p, PAYLOAD_HEADER, p.length, off, off + dataLen) !== 0) return { seq, verdict: 'corrupted' };
     return { seq, verdict: 'ok' };
   }
+}
+
+/** Little-endian u32 at `at` of `b`. */
+function getU32(b: Uint8Array, at: number): number {
+  return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
+}
+
+function putU32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v;
+  b[at + 1] = v >>> 8;
+  b[at + 2] = v >>> 16;
+  b[at + 3] = v >>> 24;
 }
 
 /** The checksum computed from the received bytes themselves (one pass over every word). */
