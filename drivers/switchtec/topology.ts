@@ -1,5 +1,5 @@
 import type { TopologySpec } from '../../core/world';
-import { DEFAULT_SWITCHTEC_PROFILE, SWITCHTEC_PROFILES, SwitchtecWorldProfile } from './profiles';
+import { DEFAULT_SWITCHTEC_PROFILE, SWITCHTEC_PROFILES, SwitchtecWorldProfile } from './silicon/profiles';
 
 /** The name of the Switchtec DMA-alias PCI fixup, as `ntbsim.noquirk=` on a host's cmdline takes it. */
 export const SWITCHTEC_ALIAS_QUIRK = 'quirk_switchtec_ntb_dma_alias';

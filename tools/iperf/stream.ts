@@ -22,7 +22,7 @@ import type { Kernel } from '../../core/kernel';
 import { ETH_HLEN, ethFrame, NET_XMIT_DROP, NetDevice, NetdevTx, OperState, SkBuff } from '../../core/net';
 import { msecs, NSEC_PER_SEC, Nanoseconds, secs } from '../../core/time/units';
 import { TopologySpec, World } from '../../core/world';
-import { CALIBRATED_SWITCHTEC_PROFILE, SWITCHTEC_PROFILES } from '../../drivers/switchtec/profiles';
+import { CALIBRATED_SWITCHTEC_PROFILE, SWITCHTEC_PROFILES } from '../../drivers/switchtec/silicon/profiles';
 import { switchtecTopology } from '../../drivers/switchtec/topology';
 import { builtinPlugins } from '../../plugins';
 import { PAYLOAD_HEADER, PayloadCodec } from './payload';
@@ -30,7 +30,7 @@ import { PAYLOAD_HEADER, PayloadCodec } from './payload';
 export type StreamMode = 'doorbell' | 'msi';
 export const STREAM_MODES: readonly StreamMode[] = ['doorbell', 'msi'];
 
-/** Hardware timing profiles by name (drivers/switchtec/profiles.ts; docs/timing.md). */
+/** Hardware timing profiles by name (drivers/switchtec/silicon/profiles.ts; docs/timing.md). */
 export const TIMING_PROFILES = SWITCHTEC_PROFILES;
 export const DEFAULT_PROFILE = CALIBRATED_SWITCHTEC_PROFILE;
 

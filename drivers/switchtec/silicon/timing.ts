@@ -34,7 +34,7 @@ export interface SwitchtecTimingProfile {
 /** Non-posted read round trip across the switch: spec timing.md's 0.5–1 µs, the middle (assumption). */
 const READ_ROUND_TRIP_NS = 800;
 
-/** The switch side of the `switchtec-gen3` profile (drivers/switchtec/profiles.ts adds the hosts'). */
+/** The switch side of the `switchtec-gen3` profile (drivers/switchtec/silicon/profiles.ts adds the hosts'). */
 export const SWITCHTEC_GEN3_TIMING: SwitchtecTimingProfile = {
   readRoundTripNs: READ_ROUND_TRIP_NS,
   postedWriteNs: 0,

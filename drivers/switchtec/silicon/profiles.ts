@@ -1,5 +1,5 @@
-import { HostTiming, ZERO_HOST_TIMING } from '../../core/host-config';
-import { SWITCHTEC_GEN3_TIMING, SWITCHTEC_UNTIMED, SwitchtecTimingProfile } from './silicon/timing';
+import { HostTiming, ZERO_HOST_TIMING } from '../../../core/host-config';
+import { SWITCHTEC_GEN3_TIMING, SWITCHTEC_UNTIMED, SwitchtecTimingProfile } from './timing';
 
 /**
  * A hardware timing profile of a Switchtec world: the switch's costs and the hosts' (CPU, kernel,
