@@ -4,7 +4,7 @@ import { PciDev } from '../../core/pci/pci-dev';
 import { LogLevel } from '../../core/printk';
 import { KernelError } from '../../core/errno';
 import * as G from './switchtec-regs';
-import { SWITCHTEC_ALIAS_QUIRK } from './topology';
+import { SWITCHTEC_ALIAS_QUIRK } from './switchtec-regs';
 
 /**
  * quirk_switchtec_ntb_dma_alias (drivers/pci/quirks.c): TLPs that cross into this host through

@@ -9,8 +9,8 @@ export { ntbHwSwitchtecModule } from './ntb-hw-switchtec';
 export { switchtecModule } from './switchtec-mgmt';
 export { SwitchtecDev } from './switchtec-dev';
 export type { SwitchtecSymbols } from './switchtec-dev';
-export { switchtecTopology, parseSwitchtecTopologyName, SWITCHTEC_ALIAS_QUIRK } from './topology';
-export type { SwitchtecTopologyOptions } from './topology';
+export { switchtecTopology, parseSwitchtecTopologyName, SWITCHTEC_ALIAS_QUIRK } from './silicon/topology';
+export type { SwitchtecTopologyOptions } from './silicon/topology';
 
 /**
  * The Microsemi Switchtec backend: the switch (silicon model, hardware type `switchtec`), the

@@ -223,3 +223,6 @@ export const DBMSG_DB_BITS_MASK = 0x0fffffffffffffffn;
 /** imsg as a u64 (§9): STATUS = bit 32, MASK = bit 40. */
 export const NTB_DBMSG_IMSG_STATUS = 1n << 32n;
 export const NTB_DBMSG_IMSG_MASK = 1n << 40n;
+
+/** The name of the Switchtec DMA-alias PCI fixup, as `ntbsim.noquirk=` on a host's cmdline takes it. */
+export const SWITCHTEC_ALIAS_QUIRK = 'quirk_switchtec_ntb_dma_alias';

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { Host } from '../../core/host';
 import { NtbsimPlugin } from '../../core/plugin';
 import { World } from '../../core/world';
-import { switchtecTopology, SwitchtecTopologyOptions } from '../../drivers/switchtec/topology';
+import { switchtecTopology, SwitchtecTopologyOptions } from '../../drivers/switchtec/silicon/topology';
 import { builtinPlugins } from '../../plugins';
 import { CLEANUP_MODULES, NtbEndpoint, NtbTestOptions, NtbTestScript, OutputLine, runNtbTest, ScriptExit, SCRIPT_PID } from '../../tools/selftest/ntb-test';
 import { bashArith, getNumber } from '../../tools/selftest/shell';

@@ -16,7 +16,7 @@ import {
   ntbPeerDbSet,
   ntbSetCtx,
 } from '../../drivers/ntb';
-import { switchtecTopology } from '../../drivers/switchtec/topology';
+import { switchtecTopology } from '../../drivers/switchtec/silicon/topology';
 import { builtinPlugins } from '../../plugins';
 import { Benchmark, Measurement, secondsSince } from './types';
 

@@ -1,5 +1,5 @@
 import { World } from '../../core/world';
-import { switchtecTopology } from '../../drivers/switchtec/topology';
+import { switchtecTopology } from '../../drivers/switchtec/silicon/topology';
 import { builtinPlugins } from '../../plugins';
 import { Benchmark, secondsSince } from './types';
 

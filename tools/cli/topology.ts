@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { HostConfig } from '../../core/host-config';
 import type { TopologySpec } from '../../core/world';
-import { parseSwitchtecTopologyName, switchtecTopology } from '../../drivers/switchtec/topology';
+import { parseSwitchtecTopologyName, switchtecTopology } from '../../drivers/switchtec/silicon/topology';
 import { CliError, GlobalOptions, intArg } from './common';
 
 export const MAX_HOSTS = 256;

@@ -23,7 +23,7 @@ import { ETH_HLEN, ethFrame, NET_XMIT_DROP, NetDevice, NetdevTx, OperState, SkBu
 import { msecs, NSEC_PER_SEC, Nanoseconds, secs } from '../../core/time/units';
 import { TopologySpec, World } from '../../core/world';
 import { CALIBRATED_SWITCHTEC_PROFILE, SWITCHTEC_PROFILES } from '../../drivers/switchtec/silicon/profiles';
-import { switchtecTopology } from '../../drivers/switchtec/topology';
+import { switchtecTopology } from '../../drivers/switchtec/silicon/topology';
 import { builtinPlugins } from '../../plugins';
 import { PAYLOAD_HEADER, PayloadCodec } from './payload';
 

@@ -4,7 +4,7 @@ import { Errno } from '../../../core/errno';
 import { Host } from '../../../core/host';
 import { World } from '../../../core/world';
 import { ntbBus, NtbDev, ntbSpadRead } from '../../../drivers/ntb';
-import { switchtecTopology } from '../../../drivers/switchtec/topology';
+import { switchtecTopology } from '../../../drivers/switchtec/silicon/topology';
 import { builtinPlugins } from '../../../plugins';
 import { expectErrno, linesSince, parseProcInterrupts } from '../../helpers/world';
 

@@ -21,7 +21,7 @@ import { ETH_HLEN, ethFrame, NET_XMIT_DROP, NetDevice, NetdevTx } from '../../..
 import { msecs, secs, usecs } from '../../../core/time/units';
 import { World } from '../../../core/world';
 import { NtbDev, ntbBus, ntbLinkDisable, ntbLinkEnable, ntbLinkIsUp } from '../../../drivers/ntb';
-import { switchtecTopology } from '../../../drivers/switchtec/topology';
+import { switchtecTopology } from '../../../drivers/switchtec/silicon/topology';
 import { builtinPlugins } from '../../../plugins';
 import { PayloadCodec } from '../../../tools/iperf/payload';
 

@@ -7,7 +7,7 @@ import { Host } from '../../../core/host';
 import { ETH_HLEN, ethFrame, NET_XMIT_DROP, NetDevice, NetdevTx, SkBuff } from '../../../core/net';
 import { msecs, secs, usecs } from '../../../core/time/units';
 import { World } from '../../../core/world';
-import { switchtecTopology } from '../../../drivers/switchtec/topology';
+import { switchtecTopology } from '../../../drivers/switchtec/silicon/topology';
 import { builtinPlugins } from '../../../plugins';
 import { expectErrno } from '../../helpers/world';
 

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { expect } from 'chai';
 import { World } from '../../../core/world';
-import { switchtecTopology } from '../../../drivers/switchtec/topology';
+import { switchtecTopology } from '../../../drivers/switchtec/silicon/topology';
 import { builtinPlugins } from '../../../plugins';
 
 const RUN = '/sys/kernel/debug/ntb_perf/0000:01:00.1/run';

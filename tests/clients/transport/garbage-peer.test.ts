@@ -28,7 +28,7 @@ import type { IoMem, KernelBuffer } from '../../../core/mm/io';
 import { LogLevel, LogRecord } from '../../../core/printk';
 import { World } from '../../../core/world';
 import { ntbPeerDbSet } from '../../../drivers/ntb';
-import { switchtecTopology } from '../../../drivers/switchtec/topology';
+import { switchtecTopology } from '../../../drivers/switchtec/silicon/topology';
 import { builtinPlugins } from '../../../plugins';
 import { frame, RxRecord, seqOf, TT, ttPlugin, ttState } from './tt-client';
 

@@ -22,7 +22,7 @@ import {
   ntbPeerMwGetAddr,
   ntbSetCtx,
 } from '../../../drivers/ntb';
-import { SWITCHTEC_ALIAS_QUIRK, switchtecTopology } from '../../../drivers/switchtec/topology';
+import { SWITCHTEC_ALIAS_QUIRK, switchtecTopology } from '../../../drivers/switchtec/silicon/topology';
 import { builtinPlugins } from '../../../plugins';
 import { expectErrno, linesSince } from '../../helpers/world';
 

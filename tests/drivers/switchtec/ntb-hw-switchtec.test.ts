@@ -31,7 +31,7 @@ import {
   ntbSpadRead,
   ntbSpadWrite,
 } from '../../../drivers/ntb';
-import { switchtecTopology, SwitchtecTopologyOptions } from '../../../drivers/switchtec/topology';
+import { switchtecTopology, SwitchtecTopologyOptions } from '../../../drivers/switchtec/silicon/topology';
 import { expectErrno, linesSince } from '../../helpers/world';
 
 async function switchtecWorld(opts: SwitchtecTopologyOptions & { hosts?: Array<Record<string, unknown>> } = {}): Promise<World> {

@@ -7,7 +7,7 @@ import type { PciDev } from '../../../core/pci/pci-dev';
 import { World } from '../../../core/world';
 import { switchtecPlugin } from '../../../drivers/switchtec';
 import * as G from '../../../drivers/switchtec/switchtec-regs';
-import { SWITCHTEC_ALIAS_QUIRK } from '../../../drivers/switchtec/topology';
+import { SWITCHTEC_ALIAS_QUIRK } from '../../../drivers/switchtec/silicon/topology';
 
 const NT_EP = '0000:01:00.1';
 const hex2 = (n: number) => n.toString(16).padStart(2, '0');

@@ -6,7 +6,7 @@ import { msecs } from '../../../core/time/units';
 import { TopologySpec, World } from '../../../core/world';
 import { SwitchtecDev, SwitchtecSymbols } from '../../../drivers/switchtec';
 import type { SwitchtecSwitch } from '../../../drivers/switchtec/silicon/switch';
-import { switchtecTopology, SwitchtecTopologyOptions } from '../../../drivers/switchtec/topology';
+import { switchtecTopology, SwitchtecTopologyOptions } from '../../../drivers/switchtec/silicon/topology';
 import { builtinPlugins } from '../../../plugins';
 import { linesSince } from '../../helpers/world';
 

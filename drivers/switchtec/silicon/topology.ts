@@ -1,8 +1,9 @@
-import type { TopologySpec } from '../../core/world';
-import { DEFAULT_SWITCHTEC_PROFILE, SWITCHTEC_PROFILES, SwitchtecWorldProfile } from './silicon/profiles';
+import type { TopologySpec } from '../../../core/world';
+import { DEFAULT_SWITCHTEC_PROFILE, SWITCHTEC_PROFILES, SwitchtecWorldProfile } from './profiles';
 
-/** The name of the Switchtec DMA-alias PCI fixup, as `ntbsim.noquirk=` on a host's cmdline takes it. */
-export const SWITCHTEC_ALIAS_QUIRK = 'quirk_switchtec_ntb_dma_alias';
+import { SWITCHTEC_ALIAS_QUIRK } from '../switchtec-regs';
+
+export { SWITCHTEC_ALIAS_QUIRK };
 
 export interface SwitchtecTopologyOptions {
   /** Partitions of the switch = hosts (host0, host1, …); default 2. */
