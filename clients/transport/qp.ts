@@ -563,7 +563,7 @@ export class NtbTransportQp {
 
   /** ntb_memcpy_rx */
   private memcpyRx(entry: QueueEntry, slotOff: number): void {
-    if (entry.len > 0 && entry.buf) entry.buf.set(this.rxMem!.read(slotOff, entry.len));
+    if (entry.len > 0 && entry.buf) this.rxMem!.readInto(slotOff, entry.buf.subarray(0, entry.len));
     barrier(); // wmb: copied out before the flags are cleared
     entry.flags |= DESC_DONE_FLAG;
     this.completeRxc();

@@ -117,6 +117,12 @@ export class KernelBuffer {
     this.chargeCopy(length);
     return this.mem.readBytes(this.phys + off, length);
   }
+  /** memcpy out of the buffer into `dst` (all of it): read() without the intermediate array. */
+  readInto(off: number, dst: Uint8Array): void {
+    this.bounds(off, dst.length);
+    this.chargeCopy(dst.length);
+    this.mem.readInto(this.phys + off, dst);
+  }
   /** memcpy into the buffer. */
   write(off: number, data: Uint8Array): void {
     this.bounds(off, data.length);

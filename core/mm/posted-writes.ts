@@ -75,14 +75,14 @@ export class PostedWrites {
 
 /** `v` (little-endian, `size` bytes at `addr`) with the overlapping bytes of write `w` laid over it. */
 function overlay(v: number, addr: number, size: number, w: PendingWrite): number {
-  const bytes: number[] = [];
-  for (let i = 0; i < size; i++) bytes.push(Math.floor(v / 2 ** (8 * i)) & 0xff);
+  if (w.addr === addr && w.size === size) return size === 4 ? w.value >>> 0 : w.value & ((1 << (8 * size)) - 1);
+  let out = v >>> 0;
   for (let i = 0; i < w.size; i++) {
     const j = w.addr + i - addr;
-    if (j >= 0 && j < size) bytes[j] = Math.floor(w.value / 2 ** (8 * i)) & 0xff;
+    if (j < 0 || j >= size) continue;
+    const byte = (w.value >>> (8 * i)) & 0xff;
+    out = ((out & ~(0xff << (8 * j))) | (byte << (8 * j))) >>> 0;
   }
-  let out = 0;
-  for (let i = size - 1; i >= 0; i--) out = out * 256 + bytes[i];
   return out;
 }
 

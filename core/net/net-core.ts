@@ -54,6 +54,9 @@ const STAT_NAMES: readonly string[] = [...Object.keys(new NetDeviceStats()), 'rx
  *   makes itself (backlog full, interface down, no hook = no protocol handler) go to the device's
  *   core stats, which sysfs adds in, as dev_get_stats does.
  */
+/** Freed skb data areas kept per size for reuse (enough for a ring's worth of frames in flight). */
+const HEAD_POOL_DEPTH = 64;
+
 export class NetCore {
   private readonly devices: NetDevice<any>[] = [];
   private nextIfindex = FIRST_IFINDEX;
@@ -144,8 +147,14 @@ export class NetCore {
       return null;
     }
     this.skbCounts.allocated++;
-    return new SkBuff(size);
+    return new SkBuff(size, this.headPool.get(size)?.pop());
   }
+
+  /**
+   * Data areas of freed skbs by size, handed out again as a slab cache's free list does: not
+   * cleared (kmalloc'd skb data is not zeroed in Linux either; alloc_skb promises only the size).
+   */
+  private readonly headPool = new Map<number, Uint8Array[]>();
 
   /** netdev_alloc_skb: room for `len` bytes after NET_SKB_PAD of headroom, owned by `dev`. */
   netdevAllocSkb(dev: NetDevice<any> | undefined, len: number): SkBuff | null {
@@ -161,6 +170,9 @@ export class NetCore {
     if (skb.freed) throw new Error('BUG: skb freed twice');
     skb.freed = true;
     this.skbCounts.freed++;
+    let pool = this.headPool.get(skb.head.length);
+    if (!pool) this.headPool.set(skb.head.length, (pool = []));
+    if (pool.length < HEAD_POOL_DEPTH) pool.push(skb.head);
   }
 
   consumeSkb(skb: SkBuff): void {

@@ -79,8 +79,8 @@ export class SkBuff {
   /** @internal set once freed, so a double free is caught. */
   freed = false;
 
-  constructor(size: number) {
-    this.head = new Uint8Array(size);
+  constructor(size: number, head?: Uint8Array) {
+    this.head = head ?? new Uint8Array(size);
     this.truesize = skbTruesize(size);
   }
 

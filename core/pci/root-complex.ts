@@ -66,9 +66,12 @@ export class RootComplex implements PciUpstream {
 
   memWrite32(source: RequesterId, addr: number, value: number): void {
     if (addr >= MSI_ADDR_BASE && addr <= MSI_ADDR_END) return this.interruptRequest(source, addr, value);
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setUint32(0, value >>> 0, true);
-    this.memWrite(source, addr, b);
+    if (addr % 4096 > 4092) return this.memWrite(source, addr, dwordBytes(value));
+    // Within one page: a single translation and a dword store, without a temporary array.
+    this.stats.dmaWrites++;
+    const phys = this.dmar ? this.dmar.translate(source, addr, true) : addr;
+    if (phys === undefined) this.stats.blocked++;
+    else this.mem.write(phys, 4, value >>> 0);
   }
 
   memWrite(source: RequesterId, addr: number, data: Uint8Array): void {
@@ -134,4 +137,10 @@ function findBelow(bus: Map<number, PciFunctionModel>, target: number, devfn: nu
     return findBelow(fn.secondary, target, devfn);
   }
   return undefined;
+}
+
+function dwordBytes(value: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, value >>> 0, true);
+  return b;
 }

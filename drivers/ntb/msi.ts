@@ -4,7 +4,8 @@ import { IrqHandler, IrqThreadFn } from '../../core/irq/irqdesc';
 import { Kernel } from '../../core/kernel';
 import { IoMem } from '../../core/mm/io';
 import { MsiDesc } from '../../core/pci/msi-desc';
-import { LogLevel } from '../../core/printk';
+import { LogLevel, RateLimit } from '../../core/printk';
+import { secs } from '../../core/time/units';
 import {
   ntbCoreOf,
   ntbMwClearTrans,
@@ -37,6 +38,8 @@ interface NtbMsi {
   readonly descChanged?: (ctx: unknown) => void;
   /** One mapping per peer of the whole outbound window reserved for it. */
   readonly peerMws: Array<IoMem | undefined>;
+  /** Warnings about peer descriptors that point outside the window (created on first use). */
+  badDescLimit?: RateLimit;
 }
 
 /** Per requested irq: how to refresh the client's descriptor when the message is rewritten. */
@@ -230,8 +233,21 @@ export function ntbMsiPeerTrigger(ntb: NtbDev, peer: number, desc: NtbMsiDesc): 
   const msi = msiOf(ntb);
   const mw = msi.peerMws[peer];
   if (!mw) throw new KernelError(Errno.EINVAL, `${ntb.name}: peer ${peer} has no MSI window`);
-  mw.iowrite32(desc.data >>> 0, Math.floor(desc.addrOffset / 4) * 4);
+  const off = Math.floor(desc.addrOffset / 4) * 4;
+  if (!(off >= 0 && off + 4 <= mw.size)) {
+    // ntbsim: Linux does not check, and its write lands past the window's ioremap (a kernel page
+    // fault). The descriptor comes from the peer, so a garbage one must not take this host down:
+    // the write is dropped, with a rate-limited warning.
+    msi.badDescLimit ??= new RateLimit(msi.k.sched, secs(5), 10);
+    if (msi.badDescLimit.allow()) {
+      msi.k.printk.devLog(LogLevel.WARNING, ntb, `MSI descriptor offset ${hex(desc.addrOffset)} is outside the ${hex(mw.size)}-byte window of peer ${peer}: interrupt not sent`);
+    }
+    return;
+  }
+  mw.iowrite32(desc.data >>> 0, off);
 }
+
+const hex = (v: number): string => `0x${v.toString(16)}`;
 
 /** ntb_msi_peer_addr (kept from the series): the bus address a DMA engine would write to. */
 export function ntbMsiPeerAddr(ntb: NtbDev, peer: number, desc: NtbMsiDesc): number {

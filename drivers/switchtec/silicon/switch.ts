@@ -82,6 +82,15 @@ const merge = (old: number, val: number, mask: number): number => ((old & ~mask)
  */
 type CtrlImage = Uint32Array;
 
+type BarGeometry = ReturnType<SwitchtecSwitch['barGeometry']>;
+
+/** The decode of one committed image: BAR geometry by BAR, LUT entries by index (null: disabled), proxy devfn by requester ID. */
+interface CommittedDecode {
+  bars: BarGeometry[];
+  luts: Map<number, { part: number; base: number } | null>;
+  proxies: Map<RequesterId, number | undefined>;
+}
+
 class CtrlBlock {
   state = G.NTB_CTRL_PART_STATUS_NORMAL;
   /** Partition (GAS view) whose LOCK is in force or in progress. */
@@ -371,6 +380,8 @@ export class SwitchtecSwitch {
     this.release(p);
   }
 
+  private readonly decodeCache = new WeakMap<CtrlImage, CommittedDecode>();
+
   private barGeometry(img: CtrlImage, b: number) {
     const base = (G.CTRL_BAR_ENTRY + G.CTRL_BAR_ENTRY_STRIDE * b) / 4;
     const ctl = img[base];
@@ -423,12 +434,31 @@ export class SwitchtecSwitch {
 
   /** Committed requester table → proxy devfn for `rid`, or undefined (UR). */
   private proxyFor(p: number, rid: RequesterId): number | undefined {
+    const d = this.decoded(p);
+    if (d.proxies.has(rid)) return d.proxies.get(rid);
     const img = this.ctrl[p].committed;
+    let proxy: number | undefined;
     for (let i = 0; i < this.options.reqIdTableSize; i++) {
       const e = img[(G.CTRL_REQ_ID_TABLE + 4 * i) / 4];
-      if (e & G.NTB_CTRL_REQ_ID_EN && e >>> G.NTB_CTRL_REQ_ID_SHIFT === rid) return this.proxyDevfn(p, i);
+      if (e & G.NTB_CTRL_REQ_ID_EN && e >>> G.NTB_CTRL_REQ_ID_SHIFT === rid) {
+        proxy = this.proxyDevfn(p, i);
+        break;
+      }
     }
-    return undefined;
+    d.proxies.set(rid, proxy);
+    return proxy;
+  }
+
+  /**
+   * What partition p's committed image decodes to, worked out on first use. A committed image is
+   * never changed in place (CFG commits a new copy), so the decode is cached per image: the
+   * data path (every TLP through a window) does not re-parse registers and LUT entries.
+   */
+  private decoded(p: number): CommittedDecode {
+    const img = this.ctrl[p].committed;
+    let d = this.decodeCache.get(img);
+    if (!d) this.decodeCache.set(img, (d = { bars: [], luts: new Map(), proxies: new Map() }));
+    return d;
   }
 
   // ---- window decode (§5.4) --------------------------------------------------------------------------
@@ -436,16 +466,20 @@ export class SwitchtecSwitch {
   /** Decode a host access at BAR `bar` offset `off` of partition S's NT endpoint. */
   translate(s: number, bar: number, off: number): { part: number; addr: number } | undefined {
     const img = this.ctrl[s].committed;
-    const g = this.barGeometry(img, bar);
+    const d = this.decoded(s);
+    const g = (d.bars[bar] ??= this.barGeometry(img, bar));
     if (!(g.ctl & G.NTB_CTRL_BAR_VALID)) return undefined;
     if (off < g.lutBytes) {
       const idx = Math.floor(off / g.lutSize);
       if (idx >= this.options.lutEntries) return undefined;
-      const v = this.lutEntry(img, idx);
-      if (!(v & G.NTB_CTRL_LUT_EN)) return undefined;
-      const part = Number((v >> G.NTB_CTRL_LUT_PART_SHIFT) & G.NTB_CTRL_LUT_PART_MASK);
-      const base = Number(v - (v % BigInt(g.lutSize)));
-      return { part, addr: base + (off % g.lutSize) };
+      let lut = d.luts.get(idx);
+      if (lut === undefined) {
+        const v = this.lutEntry(img, idx);
+        lut = v & G.NTB_CTRL_LUT_EN ? { part: Number((v >> G.NTB_CTRL_LUT_PART_SHIFT) & G.NTB_CTRL_LUT_PART_MASK), base: Number(v - (v % BigInt(g.lutSize))) } : null;
+        d.luts.set(idx, lut);
+      }
+      if (!lut) return undefined;
+      return { part: lut.part, addr: lut.base + (off % g.lutSize) };
     }
     const o = off - g.lutBytes;
     if (g.dirEn && o < g.winSize) {
@@ -474,15 +508,16 @@ export class SwitchtecSwitch {
   }
 
   windowHandler(s: number, bar: number): MmioHandler {
-    const write = (off: number, data: Uint8Array): void => {
+    /** Where a write at `off` goes (counted as forwarded), or undefined (counted as dropped). */
+    const routeWrite = (off: number) => {
       const r = this.route(s, bar, off);
-      if (!r) {
-        this.stats.droppedWrites++;
-        return;
-      }
-      this.stats.forwardedWrites++;
-      if (data.length === 4) r.up.memWrite32(r.rid, r.addr, new DataView(data.buffer, data.byteOffset, 4).getUint32(0, true));
-      else r.up.memWrite(r.rid, r.addr, data);
+      if (r) this.stats.forwardedWrites++;
+      else this.stats.droppedWrites++;
+      return r;
+    };
+    const write = (off: number, data: Uint8Array): void => {
+      const r = routeWrite(off);
+      if (r) r.up.memWrite(r.rid, r.addr, data);
     };
     const read = (off: number, length: number): Uint8Array => {
       const r = this.route(s, bar, off);
@@ -504,6 +539,12 @@ export class SwitchtecSwitch {
         return v >>> 0;
       },
       write: (off, size, value) => {
+        if (size === 4) {
+          // A dword TLP: no byte array on the way (the hot path of every header and MSI write).
+          const r = routeWrite(off);
+          if (r) r.up.memWrite32(r.rid, r.addr, value >>> 0);
+          return;
+        }
         const b = new Uint8Array(size);
         for (let i = 0; i < size; i++) b[i] = (value >>> (8 * i)) & 0xff;
         write(off, b);
@@ -521,7 +562,7 @@ export class SwitchtecSwitch {
       writeBytes: (off, data) => {
         for (let done = 0; done < data.length; ) {
           const n = Math.min(data.length - done, G.LUT_SIZE - ((off + done) % G.LUT_SIZE));
-          write(off + done, data.slice(done, done + n));
+          write(off + done, data.subarray(done, done + n));
           done += n;
         }
       },

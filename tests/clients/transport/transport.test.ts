@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { Errno, KernelError } from '../../../core/errno';
 import { Host } from '../../../core/host';
 import { TopologySpec, World } from '../../../core/world';
-import { ntbBus, NtbDev, ntbSpadRead } from '../../../drivers/ntb';
+import { ntbBus, NtbDev, ntbPeerDbSet, ntbSpadRead, ntbSpadWrite } from '../../../drivers/ntb';
 import { switchtecTopology } from '../../../drivers/switchtec/silicon/topology';
 import { builtinPlugins } from '../../../plugins';
 import {
@@ -339,6 +339,38 @@ describe('clients/transport: ntb_transport on the two-host Switchtec world', () 
     await world.runFor(1e6);
     expectFrames(h1, 10, 100);
     expect((await irqRows(h1, 'ntb_transport')).get(irq)![target]).to.equal(10);
+    expectNoBugs(h0, h1);
+  });
+
+  it('a peer that publishes a garbage MSI descriptor (offset outside the window) costs it its interrupts, never the sender: tx completes, a warning, frames intact once a good descriptor returns', async () => {
+    const { world, h0, h1 } = await pair({ lut: true, transport: ['use_msi=1'], tt: [[], []] });
+    const good = { ...qpOf(h0).peerMsiDesc };
+    const nt1 = qpOf(h1).transport;
+    // The buggy peer: QP0's descriptor scratchpads (66, 67) get garbage, then the "descriptors changed" doorbell bit.
+    const publish = (off: number, data: number) =>
+      h1.run('publish', () => {
+        ntbSpadWrite(ntbOf(h1), 66, off);
+        ntbSpadWrite(ntbOf(h1), 67, data);
+        ntbPeerDbSet(ntbOf(h1), nt1.msiDbMask);
+      });
+    await publish(0xfffff000, 0x1234);
+    await world.runFor(1e6);
+    expect(qpOf(h0).peerMsiDesc).to.deep.equal({ addrOffset: 0xfffff000, data: 0x1234 });
+    const mark = h0.printk.lines().length;
+    const completed = ttState(h0).tx.length;
+    await sendFrames(h0, 0, 5, 500);
+    await world.runFor(1e6);
+    expect(linesSince(h0, mark).filter((l) => l.includes('MSI descriptor offset 0xfffff000 is outside the'))).to.have.length(5);
+    // The sends completed, but nobody told host1: the frames wait in its ring, their slots not yet credited back.
+    expect(ttState(h0).tx.length - completed).to.equal(5);
+    expect(ttState(h1).rx).to.deep.equal([]);
+    expect(ntbTransportTxFreeEntry(qpOf(h0))).to.equal(25);
+    // The peer mends its descriptor; the next frame's interrupt lets the receiver take all six, in order.
+    await publish(good.addrOffset, good.data);
+    await world.runFor(1e6);
+    await sendFrames(h0, 5, 1, 500);
+    await world.runFor(1e6);
+    expectFrames(h1, 6, 500);
     expectNoBugs(h0, h1);
   });
 

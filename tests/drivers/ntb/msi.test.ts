@@ -118,6 +118,20 @@ describe('drivers/ntb/msi: interrupts through a Switchtec memory window', () => 
     await b.host.run('setup', () => ntbMsiSetupMws(b.ntb));
   });
 
+  it('drops a trigger whose descriptor points outside the peer window, with a warning, instead of writing past the mapping', async () => {
+    const { a, b } = await msiWorld();
+    await setupAndRequest(b, 1);
+    const { size } = ntbPeerMwGetAddr(a.ntb, 0);
+    const mark = a.host.kernel.printk.lines().length;
+    for (const addrOffset of [size, size + 4, 0xfffffffc]) await trigger(a, { addrOffset, data: b.descs[0].data });
+    await trigger(a, b.descs[0]);
+    expect(b.hits).to.deep.equal([1], 'only the good descriptor raised the interrupt');
+    const warnings = linesSince(a.host, mark).filter((l) => l.includes('is outside the'));
+    expect(warnings).to.have.length(3);
+    expect(warnings[0]).to.match(new RegExp(`: MSI descriptor offset 0x${size.toString(16)} is outside the 0x${size.toString(16)}-byte window of peer 0: interrupt not sent$`));
+    expect(a.host.kernel.bugs).to.deep.equal([]);
+  });
+
   it('gives the peer address of a descriptor inside the last outbound window, and frees irqs', async () => {
     const { a, b } = await msiWorld();
     await setupAndRequest(b, 2);
