@@ -19,6 +19,10 @@ export interface HostTiming {
   netTxFrameNs: number;
   /** …and the receiver's (netif_rx, protocol, socket read). */
   netRxFrameNs: number;
+  /** A short userspace command from a shell script (fork, exec, exit of cat or echo). */
+  execNs: number;
+  /** An `ssh HOST command` session from this host: connection, authentication, remote shell. */
+  sshNs: number;
 }
 
 export const ZERO_HOST_TIMING: Readonly<HostTiming> = {
@@ -30,6 +34,8 @@ export const ZERO_HOST_TIMING: Readonly<HostTiming> = {
   memcpyBytesPerSec: 0,
   netTxFrameNs: 0,
   netRxFrameNs: 0,
+  execNs: 0,
+  sshNs: 0,
 };
 
 /** Per-host settings a topology gives a kernel: its name, tick, CPUs and boot options. */

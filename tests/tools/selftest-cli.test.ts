@@ -57,6 +57,19 @@ describe('tools/cli: ntbsim selftest (ntb_test.sh)', function () {
     expect(out.lines.at(-1)).to.deep.equal({ stream: 'stdout', text: '' });
   });
 
+  it('--profile picks the timing profile of the switchtec topology; an unknown one, or one without a switchtec topology, is refused', () => {
+    const r = ntbsim(['selftest', '-p', '20', '--profile', 'switchtec-gen3', '--json']);
+    expect(r.status, r.stderr).to.equal(0);
+    const out = JSON.parse(r.stdout) as SelftestJson;
+    expect(out.lines.filter((l) => l.text === '  Passed').length).to.be.at.least(15);
+    const bad = ntbsim(['selftest', '--profile', 'gen9']);
+    expect(bad.status).to.equal(2);
+    expect(bad.stderr).to.equal("ntbsim: error: option '--profile <name>' argument 'gen9' is invalid. Allowed choices are switchtec-gen3, ideal.\n");
+    const noSwitch = ntbsim(['boot', '--profile', 'ideal']);
+    expect(noSwitch.status).to.equal(2);
+    expect(noSwitch.stderr).to.equal('ntbsim: error: --profile applies to a switchtec topology: add --topology switchtec\n');
+  });
+
   it('a failing run exits with the script`s status and prints its error text on stderr (-m 0x100000000)', () => {
     const r = ntbsim(['selftest', '-p', '20', '-m', '0x100000000']);
     expect(r.status).to.equal(1);

@@ -40,7 +40,12 @@ export function noOperands(cmd: Command): Command {
 
 /** A failure the user caused (bad file, bad combination of options): reported as one line. */
 export class CliError extends Error {
-  override readonly name = 'CliError';
+  override readonly name: string = 'CliError';
+}
+
+/** Options that contradict each other or name the impossible: a bad command line (exit code 2). */
+export class UsageError extends CliError {
+  override readonly name = 'UsageError';
 }
 
 /** The first line of an error's message, for the one-line report on stderr. */

@@ -8,7 +8,7 @@ import { modprobeCommand } from './commands/modprobe';
 import { mountCommand } from './commands/mount';
 import { rmmodCommand } from './commands/rmmod';
 import { umountCommand } from './commands/umount';
-import { addGlobalOptions, errorLine } from './common';
+import { addGlobalOptions, errorLine, UsageError } from './common';
 
 /**
  * Exit codes: 0 success, 1 the simulation failed, 2 bad command line; `selftest` exits with the
@@ -58,6 +58,6 @@ export async function runCli(argv: string[]): Promise<number> {
     // The command has printed its output; it ends with a status of its own.
     if (e instanceof ExitStatus) return e.status;
     process.stderr.write(`ntbsim: error: ${errorLine(e)}\n`);
-    return EXIT_FAILURE;
+    return e instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
   }
 }

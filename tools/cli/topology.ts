@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { HostConfig } from '../../core/host-config';
 import type { TopologySpec } from '../../core/world';
+import { DEFAULT_SWITCHTEC_PROFILE, SWITCHTEC_PROFILES } from '../../drivers/switchtec/silicon/profiles';
 import { parseSwitchtecTopologyName, switchtecTopology } from '../../drivers/switchtec/silicon/topology';
-import { CliError, GlobalOptions, intArg } from './common';
+import { CliError, GlobalOptions, intArg, UsageError } from './common';
 
 export const MAX_HOSTS = 256;
 
@@ -11,6 +12,7 @@ export const MAX_HOSTS = 256;
 export interface TopologyOptions {
   hosts: number;
   topology?: string;
+  profile?: string;
   cpus?: number;
   iommu?: 'on' | 'off';
   intremap: boolean;
@@ -22,6 +24,9 @@ export function addTopologyOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--hosts <n>', 'number of hosts (host0, host1, …)').argParser(intArg(1, MAX_HOSTS)).default(2))
     .option('--topology <name|file>', 'switchtec (2 hosts on one Switchtec switch), switchtec:N, or a topology JSON file (a TopologySpec)')
+    .addOption(
+      new Option('--profile <name>', `hardware timing profile of a switchtec topology (docs/timing.md; default ${DEFAULT_SWITCHTEC_PROFILE})`).choices(Object.keys(SWITCHTEC_PROFILES)),
+    )
     .addOption(new Option('--cpus <n>', 'CPUs per host').argParser(intArg(1, 64)))
     .addOption(new Option('--iommu <state>', 'DMA remapping (intel_iommu=on|off)').choices(['on', 'off']))
     .option('--no-intremap', 'boot with interrupt remapping off (intremap=off)')
@@ -40,11 +45,13 @@ function collect(value: string, previous: string[] | undefined): string[] {
 export function topologyFromOptions(opts: TopologyOptions, globals: GlobalOptions, cmd: Command): TopologySpec {
   let spec: TopologySpec;
   if (opts.topology !== undefined) {
-    if (cmd.getOptionValueSource('hosts') === 'cli') throw new CliError('--hosts and --topology cannot be used together');
+    if (cmd.getOptionValueSource('hosts') === 'cli') throw new UsageError('--hosts and --topology cannot be used together');
     const named = parseSwitchtecTopologyName(opts.topology);
-    if (named && (named.partitions! < 1 || named.partitions! > 48)) throw new CliError(`${opts.topology}: a Switchtec switch has 1 to 48 partitions`);
-    spec = named ? switchtecTopology(named) : readTopology(opts.topology);
+    if (named && (named.partitions! < 1 || named.partitions! > 48)) throw new UsageError(`${opts.topology}: a Switchtec switch has 1 to 48 partitions`);
+    if (!named && opts.profile !== undefined) throw new UsageError('--profile applies to a switchtec topology, not to a topology file');
+    spec = named ? switchtecTopology({ ...named, profile: opts.profile }) : readTopology(opts.topology);
   } else {
+    if (opts.profile !== undefined) throw new UsageError('--profile applies to a switchtec topology: add --topology switchtec');
     spec = {
       hosts: Array.from({ length: opts.hosts }, (_, i) => ({ name: `host${i}` })),
       hardware: [{ type: 'edu' }],

@@ -226,6 +226,18 @@ export class Shell {
   }
 
   /**
+   * A command starting: the virtual time it takes before it touches the kernel (the script's
+   * host's exec cost, plus an ssh session and the remote exec for another host), from the hosts'
+   * timing profiles (HostTiming.execNs / sshNs). The world runs on meanwhile, as it does while a
+   * real script forks and connects. Bash builtins (`[[ -e ]]`, arithmetic) are not commands.
+   */
+  private async startCommand(host: Host): Promise<void> {
+    const t = this.local.config.timing;
+    const ns = t.execNs + (host === this.local ? 0 : t.sshNs + host.config.timing.execNs);
+    if (ns > 0) await this.world.runFor(ns);
+  }
+
+  /**
    * The host a `split_remote`d path lives on; for an unknown host ssh fails (status 255) and
    * prints why, unless its stderr goes to /dev/null (`quiet`).
    */
@@ -263,6 +275,7 @@ export class Shell {
     const { remote, vpath } = splitRemote(p);
     const host = this.hostOf(remote);
     if (!host) return { status: 255, data: new Uint8Array(0) };
+    await this.startCommand(host);
     const r = await this.sys(host, `cat ${vpath}`, (k) => k.fs.readFile(vpath));
     if (!r.ok) {
       this.out.echo(`cat: ${vpath}: ${strerror(r.errno)}`, 'stderr');
@@ -292,6 +305,7 @@ export class Shell {
       return 1;
     };
     const command = `echo "${value}" > ${vpath}`;
+    await this.startCommand(host);
     const open = this.openForWrite(host, vpath);
     if (open !== undefined) return fail(`${vpath}: ${strerror(open)}`);
     const r = await this.sys(host, command, (k) => k.fs.writeFile(vpath, value + '\n', 0));
@@ -356,6 +370,7 @@ export class Shell {
     const { remote, vpath } = splitRemote(p);
     const host = this.hostOf(remote, true);
     if (!host) return;
+    await this.startCommand(host);
     if (this.openForWrite(host, vpath) !== undefined) return;
     let offset = 0;
     for (;;) {
@@ -394,6 +409,7 @@ export class Shell {
    * first; 2 on trouble.
    */
   async cmp(limit: string, a: string, b: string): Promise<number> {
+    await this.startCommand(this.local);
     const n = parseCmpBytes(limit);
     if (n === undefined) {
       this.out.echo(`cmp: invalid --bytes value '${limit}'`, 'stderr');
@@ -435,6 +451,7 @@ export class Shell {
     const say = (text: string) => {
       if (!quiet) this.out.echo(text, 'stderr');
     };
+    await this.startCommand(host);
     if (args[0] === '-r') {
       const name = args[1];
       const r = await this.sys(host, `modprobe -r ${name}`, (k) => k.modules.modprobeRemove(k, name));

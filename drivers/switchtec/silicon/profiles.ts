@@ -38,6 +38,10 @@ export const SWITCHTEC_GEN3: SwitchtecWorldProfile = {
     memcpyBytesPerSec: 10e9,
     netTxFrameNs: NET_FRAME_NS,
     netRxFrameNs: NET_FRAME_NS,
+    // Userspace, for scripts such as ntb_test.sh (assumptions: a `$(cat …)` forks a subshell
+    // that execs the command; an OpenSSH session with key authentication on a LAN).
+    execNs: 2_000_000,
+    sshNs: 30_000_000,
   },
   switch: { ...SWITCHTEC_GEN3_TIMING, doorbellLatencyNs: DOORBELL_LATENCY_NS },
 };

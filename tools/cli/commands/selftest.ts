@@ -3,7 +3,7 @@ import type { Host } from '../../../core/host';
 import { World } from '../../../core/world';
 import { builtinPlugins } from '../../../plugins';
 import { NtbEndpoint, OutputLine, runNtbTest } from '../../selftest/ntb-test';
-import { CliError, globalOptions, printJson } from '../common';
+import { CliError, globalOptions, printJson, UsageError } from '../common';
 import { addTopologyOptions, TopologyOptions, topologyFromOptions } from '../topology';
 
 /** The script's exit status, passed through as ntbsim's own (0 pass, 1, 255, …). */
@@ -47,7 +47,7 @@ export function selftestCommand(parent: Command, opts: CommandOptions = {}): Com
   return addTopologyOptions(cmd).action(async (o: SelftestOptions, self: Command) => {
     const globals = globalOptions(self);
     if (o.topology === undefined) {
-      if (self.getOptionValueSource('hosts') === 'cli') throw new CliError('selftest runs on a Switchtec topology: use --topology switchtec:N instead of --hosts N');
+      if (self.getOptionValueSource('hosts') === 'cli') throw new UsageError('selftest runs on a Switchtec topology: use --topology switchtec:N instead of --hosts N');
       o.topology = 'switchtec';
     }
     const spec = topologyFromOptions(o, globals, self);
