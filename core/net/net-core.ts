@@ -34,6 +34,9 @@ const FIRST_IFINDEX = 2;
 
 const STAT_NAMES: readonly string[] = [...Object.keys(new NetDeviceStats()), 'rx_nohandler'].sort();
 
+/** Freed skb data areas kept per size for reuse (enough for a ring's worth of frames in flight). */
+const HEAD_POOL_DEPTH = 64;
+
 /**
  * The networking core of one host (net/core/dev.c, link_watch.c, net-sysfs.c, skbuff.c), reduced
  * to what a network driver and a traffic generator need:
@@ -54,9 +57,6 @@ const STAT_NAMES: readonly string[] = [...Object.keys(new NetDeviceStats()), 'rx
  *   makes itself (backlog full, interface down, no hook = no protocol handler) go to the device's
  *   core stats, which sysfs adds in, as dev_get_stats does.
  */
-/** Freed skb data areas kept per size for reuse (enough for a ring's worth of frames in flight). */
-const HEAD_POOL_DEPTH = 64;
-
 export class NetCore {
   private readonly devices: NetDevice<any>[] = [];
   private nextIfindex = FIRST_IFINDEX;
